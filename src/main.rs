@@ -1,1 +1,2 @@
+//! The `lemmings` command (being written).
 fn main() {}

@@ -22,7 +22,11 @@ type Encoder = fn(&(dyn Any + Send + Sync)) -> Result<Vec<u8>, serde_json::Error
 /// memory, serialized only when a checkpoint needs it, decoded on resume.
 #[derive(Clone)]
 pub(crate) enum Packet {
-    Live { value: Arc<dyn Any + Send + Sync>, encode: Encoder, type_name: &'static str },
+    Live {
+        value: Arc<dyn Any + Send + Sync>,
+        encode: Encoder,
+        type_name: &'static str,
+    },
     Stored(Bytes),
 }
 
@@ -43,11 +47,11 @@ fn encode_as<T: Serialize + 'static>(value: &(dyn Any + Send + Sync)) -> Result<
 
 impl Packet {
     pub(crate) fn new<T: Serialize + Send + Sync + 'static>(value: T) -> Packet {
-        Packet::Live { value: Arc::new(value), encode: encode_as::<T>, type_name: std::any::type_name::<T>() }
-    }
-
-    pub(crate) fn from_arc<T: Serialize + Send + Sync + 'static>(value: Arc<T>) -> Packet {
-        Packet::Live { value, encode: encode_as::<T>, type_name: std::any::type_name::<T>() }
+        Packet::Live {
+            value: Arc::new(value),
+            encode: encode_as::<T>,
+            type_name: std::any::type_name::<T>(),
+        }
     }
 
     /// The packet as JSON bytes, for checkpoints.
@@ -61,16 +65,16 @@ impl Packet {
     /// The packet's value as `T`: the live value when the types match, else decoded from JSON.
     pub(crate) fn get<T: DeserializeOwned + Send + Sync + 'static>(&self) -> Result<Arc<T>, PacketError> {
         match self {
-            Packet::Live { value, type_name, .. } => {
-                Arc::clone(value).downcast::<T>().map_err(|_| PacketError {
-                    expected: std::any::type_name::<T>(),
-                    found: (*type_name).to_owned(),
-                })
-            }
-            Packet::Stored(bytes) => serde_json::from_slice::<T>(bytes).map(Arc::new).map_err(|e| PacketError {
+            Packet::Live { value, type_name, .. } => Arc::clone(value).downcast::<T>().map_err(|_| PacketError {
                 expected: std::any::type_name::<T>(),
-                found: format!("stored JSON that does not decode ({e})"),
+                found: (*type_name).to_owned(),
             }),
+            Packet::Stored(bytes) => serde_json::from_slice::<T>(bytes)
+                .map(Arc::new)
+                .map_err(|e| PacketError {
+                    expected: std::any::type_name::<T>(),
+                    found: format!("stored JSON that does not decode ({e})"),
+                }),
         }
     }
 }
@@ -101,7 +105,10 @@ impl SendTo {
     where
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
-        SendTo { node: node.into(), arg: Packet::new(arg) }
+        SendTo {
+            node: node.into(),
+            arg: Packet::new(arg),
+        }
     }
 
     /// The target node.
@@ -194,13 +201,21 @@ pub struct Command<S: State> {
 impl<S: State> Command<S> {
     /// A command that writes nothing and goes nowhere beyond the static edges.
     pub fn new() -> Self {
-        Command { update: S::Update::default(), goto: Vec::new(), parent: None }
+        Command {
+            update: S::Update::default(),
+            goto: Vec::new(),
+            parent: None,
+        }
     }
 
     /// A command for the parent graph (LangGraph's `Command(graph=PARENT)`): `goto` and
     /// [`parent_update`](Self::parent_update) apply there, and this graph stops.
     pub fn to_parent() -> Self {
-        Command { update: S::Update::default(), goto: Vec::new(), parent: Some(ParentCommand::default()) }
+        Command {
+            update: S::Update::default(),
+            goto: Vec::new(),
+            parent: Some(ParentCommand::default()),
+        }
     }
 
     /// Sets the update of this graph's state.
@@ -269,7 +284,10 @@ mod tests {
         let packet = Packet::new(41_u32);
         assert_eq!(*packet.get::<u32>().unwrap(), 41);
         let err = packet.get::<String>().unwrap_err();
-        assert_eq!(err.to_string(), "expected a packet of type alloc::string::String, got u32");
+        assert_eq!(
+            err.to_string(),
+            "expected a packet of type alloc::string::String, got u32"
+        );
         let stored = Packet::Stored(packet.encode().unwrap());
         assert_eq!(*stored.get::<u32>().unwrap(), 41);
         assert!(stored.get::<String>().is_err());

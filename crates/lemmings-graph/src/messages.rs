@@ -60,9 +60,15 @@ impl<'de, M: DeserializeOwned> Deserialize<'de> for MessageUpdate<M> {
             && map.len() == 1
             && let Some(serde_json::Value::String(id)) = map.get(REMOVE_KEY)
         {
-            return Ok(if id == REMOVE_ALL { MessageUpdate::RemoveAll } else { MessageUpdate::Remove(id.clone()) });
+            return Ok(if id == REMOVE_ALL {
+                MessageUpdate::RemoveAll
+            } else {
+                MessageUpdate::Remove(id.clone())
+            });
         }
-        serde_json::from_value(value).map(MessageUpdate::Upsert).map_err(serde::de::Error::custom)
+        serde_json::from_value(value)
+            .map(MessageUpdate::Upsert)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -82,6 +88,14 @@ impl<M: Message> Reducer<Vec<M>> for Messages {
             if let MessageUpdate::Upsert(message) = op
                 && message.id().is_none()
             {
+                message.set_id(uuid::Uuid::new_v4().to_string());
+            }
+        }
+    }
+
+    fn prepare_value(value: &mut Vec<M>) {
+        for message in value {
+            if message.id().is_none() {
                 message.set_id(uuid::Uuid::new_v4().to_string());
             }
         }
@@ -158,7 +172,10 @@ mod tests {
     }
 
     fn msg(id: &str, text: &str) -> Msg {
-        Msg { id: Some(id.into()), text: text.into() }
+        Msg {
+            id: Some(id.into()),
+            text: text.into(),
+        }
     }
 
     fn reduce(value: &mut Vec<Msg>, update: Vec<MessageUpdate<Msg>>) -> Result<(), ReduceError> {
@@ -169,7 +186,11 @@ mod tests {
     fn replaces_in_place_and_removes_by_id() {
         // C19: left [h0, h1, ai1:"v1"], right [ai1:"v2", Remove(h0)] -> [h1, ai1:"v2"]
         let mut value = vec![msg("h0", "hi"), msg("h1", "there"), msg("ai1", "v1")];
-        reduce(&mut value, vec![msg("ai1", "v2").into(), MessageUpdate::Remove("h0".into())]).unwrap();
+        reduce(
+            &mut value,
+            vec![msg("ai1", "v2").into(), MessageUpdate::Remove("h0".into())],
+        )
+        .unwrap();
         assert_eq!(value, vec![msg("h1", "there"), msg("ai1", "v2")]);
     }
 
@@ -183,22 +204,35 @@ mod tests {
     #[test]
     fn remove_all_keeps_only_what_follows() {
         let mut value = vec![msg("a", "x")];
-        reduce(&mut value, vec![msg("b", "y").into(), MessageUpdate::RemoveAll, msg("c", "z").into()]).unwrap();
+        reduce(
+            &mut value,
+            vec![msg("b", "y").into(), MessageUpdate::RemoveAll, msg("c", "z").into()],
+        )
+        .unwrap();
         assert_eq!(value, vec![msg("c", "z")]);
     }
 
     #[test]
     fn prepare_assigns_missing_ids() {
-        let mut update = vec![MessageUpdate::Upsert(Msg { id: None, text: "t".into() })];
+        let mut update = vec![MessageUpdate::Upsert(Msg {
+            id: None,
+            text: "t".into(),
+        })];
         <Messages as Reducer<Vec<Msg>>>::prepare(&mut update);
-        let MessageUpdate::Upsert(m) = &update[0] else { panic!("upsert expected") };
+        let MessageUpdate::Upsert(m) = &update[0] else {
+            panic!("upsert expected")
+        };
         assert!(m.id.is_some());
     }
 
     #[test]
     fn remove_then_readd_appends() {
         let mut value = vec![msg("a", "1"), msg("b", "2")];
-        reduce(&mut value, vec![MessageUpdate::Remove("a".into()), msg("a", "3").into()]).unwrap();
+        reduce(
+            &mut value,
+            vec![MessageUpdate::Remove("a".into()), msg("a", "3").into()],
+        )
+        .unwrap();
         assert_eq!(value, vec![msg("b", "2"), msg("a", "3")]);
     }
 
@@ -206,7 +240,9 @@ mod tests {
     fn diff_round_trips() {
         let before = vec![msg("a", "1"), msg("b", "2")];
         let after = vec![msg("b", "2*"), msg("c", "3")];
-        let Write::Update(ops) = <Messages as Reducer<Vec<Msg>>>::diff(&before, &after) else { panic!() };
+        let Write::Update(ops) = <Messages as Reducer<Vec<Msg>>>::diff(&before, &after) else {
+            panic!()
+        };
         let mut value = before.clone();
         reduce(&mut value, ops).unwrap();
         assert_eq!(value, after);
@@ -214,9 +250,16 @@ mod tests {
 
     #[test]
     fn serialization_of_operations() {
-        let ops: Vec<MessageUpdate<Msg>> = vec![msg("a", "1").into(), MessageUpdate::Remove("b".into()), MessageUpdate::RemoveAll];
+        let ops: Vec<MessageUpdate<Msg>> = vec![
+            msg("a", "1").into(),
+            MessageUpdate::Remove("b".into()),
+            MessageUpdate::RemoveAll,
+        ];
         let json = serde_json::to_string(&ops).unwrap();
-        assert_eq!(json, r#"[{"id":"a","text":"1"},{"__remove__":"b"},{"__remove__":"__remove_all__"}]"#);
+        assert_eq!(
+            json,
+            r#"[{"id":"a","text":"1"},{"__remove__":"b"},{"__remove__":"__remove_all__"}]"#
+        );
         assert_eq!(serde_json::from_str::<Vec<MessageUpdate<Msg>>>(&json).unwrap(), ops);
     }
 }

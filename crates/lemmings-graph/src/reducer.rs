@@ -48,13 +48,20 @@ pub struct ReduceError {
 impl ReduceError {
     /// A reduce error with the given message (lowercase, no trailing period).
     pub fn new(message: impl Into<String>) -> Self {
-        ReduceError { message: message.into() }
+        ReduceError {
+            message: message.into(),
+        }
     }
 }
 
 /// Folds updates into a value of type `T`.
 ///
 /// Implement this on a (usually zero-sized) type and name it with `#[reducer(with = Type)]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot reduce a field of type `{T}`",
+    label = "pick a reducer that fits `{T}` in #[reducer(...)]",
+    note = "append needs a Vec<_>, add needs a number, messages needs a Vec<M: Message>"
+)]
 pub trait Reducer<T>: 'static {
     /// What a node writes to the channel.
     type Update: Clone + fmt::Debug + Send + Sync + Serialize + DeserializeOwned + 'static;
@@ -72,6 +79,9 @@ pub trait Reducer<T>: 'static {
     /// Makes an update deterministic before it is saved, e.g. gives messages their ids, so that
     /// replaying the saved update gives the same value.
     fn prepare(_update: &mut Self::Update) {}
+
+    /// Like [`prepare`](Reducer::prepare), for a value written by an overwrite.
+    fn prepare_value(_value: &mut T) {}
 
     /// The write that turns `before` into `after` when applied to a value equal to `before`; used
     /// to hand a subgraph's net change back to its parent. The default overwrites.
@@ -122,7 +132,9 @@ impl<'de, T: DeserializeOwned, U: DeserializeOwned> Deserialize<'de> for Write<T
                 .map(Write::Overwrite)
                 .map_err(serde::de::Error::custom);
         }
-        serde_json::from_value(value).map(Write::Update).map_err(serde::de::Error::custom)
+        serde_json::from_value(value)
+            .map(Write::Update)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -206,20 +218,32 @@ mod tests {
         let update: Write<Vec<i32>, Vec<i32>> = Write::Update(vec![1, 2]);
         let json = serde_json::to_string(&update).unwrap();
         assert_eq!(json, "[1,2]");
-        assert_eq!(serde_json::from_str::<Write<Vec<i32>, Vec<i32>>>(&json).unwrap(), update);
+        assert_eq!(
+            serde_json::from_str::<Write<Vec<i32>, Vec<i32>>>(&json).unwrap(),
+            update
+        );
 
         let overwrite: Write<Vec<i32>, Vec<i32>> = Write::Overwrite(vec![7]);
         let json = serde_json::to_string(&overwrite).unwrap();
         assert_eq!(json, r#"{"__overwrite__":[7]}"#);
-        assert_eq!(serde_json::from_str::<Write<Vec<i32>, Vec<i32>>>(&json).unwrap(), overwrite);
+        assert_eq!(
+            serde_json::from_str::<Write<Vec<i32>, Vec<i32>>>(&json).unwrap(),
+            overwrite
+        );
     }
 
     #[test]
     fn append_diff_is_the_tail() {
         let before = vec![1, 2];
         let after = vec![1, 2, 3];
-        assert_eq!(<Append as Reducer<Vec<i32>>>::diff(&before, &after), Write::Update(vec![3]));
-        assert_eq!(<Append as Reducer<Vec<i32>>>::diff(&after, &before), Write::Overwrite(before.clone()));
+        assert_eq!(
+            <Append as Reducer<Vec<i32>>>::diff(&before, &after),
+            Write::Update(vec![3])
+        );
+        assert_eq!(
+            <Append as Reducer<Vec<i32>>>::diff(&after, &before),
+            Write::Overwrite(before.clone())
+        );
     }
 
     #[test]

@@ -178,7 +178,8 @@ pub trait State: Clone + Default + fmt::Debug + Send + Sync + 'static {
     fn encode_channel(&self, channel: usize) -> Result<Vec<u8>, serde_json::Error>;
 
     /// Rebuilds one channel from its stored chain: an optional full value, then deltas, oldest
-    /// first. A chain that starts with a delta starts from the field's default.
+    /// first. A chain that starts with a delta starts from the field's default (which is why
+    /// every field type must implement `Default`).
     fn restore_channel(&mut self, channel: usize, chain: &[ChannelData]) -> Result<(), RestoreError>;
 
     /// The update that turns `before` into `after` on the channels in `changes`: a subgraph's net
@@ -245,7 +246,11 @@ pub mod private {
             if let Some(first) = first
                 && R::SINGLE_WRITER
             {
-                return Err(ApplyError::Conflict { channel, first: first.to_owned(), second: writer.to_owned() });
+                return Err(ApplyError::Conflict {
+                    channel,
+                    first: first.to_owned(),
+                    second: writer.to_owned(),
+                });
             }
             first.get_or_insert(writer);
             changes.written.insert(index);
@@ -291,12 +296,17 @@ pub mod private {
                     }
                     let writes: Vec<Write<T, R::Update>> =
                         serde_json::from_slice(bytes).map_err(|e| fail(format!("delta {position}: {e}")))?;
+                    // A delta is one superstep's writes: as in `apply_field`, an overwrite
+                    // replaces the value and the writes after it in the same superstep are moot.
                     for write in writes {
                         match write {
                             Write::Update(update) => {
                                 R::reduce(value, update).map_err(|e| fail(format!("delta {position}: {e}")))?;
                             }
-                            Write::Overwrite(new) => *value = new,
+                            Write::Overwrite(new) => {
+                                *value = new;
+                                break;
+                            }
                         }
                     }
                 }
@@ -325,14 +335,21 @@ pub mod private {
     where
         R: Reducer<T>,
     {
-        if let Some(Write::Update(update)) = write {
-            R::prepare(update);
+        match write {
+            Some(Write::Update(update)) => R::prepare(update),
+            Some(Write::Overwrite(value)) => R::prepare_value(value),
+            None => {}
         }
     }
 
     /// Builds a channel spec from a reducer.
     pub const fn spec<R: Reducer<T>, T>(name: &'static str) -> ChannelSpec {
-        ChannelSpec { name, kind: R::KIND, single_writer: R::SINGLE_WRITER, delta: R::DELTA }
+        ChannelSpec {
+            name,
+            kind: R::KIND,
+            single_writer: R::SINGLE_WRITER,
+            delta: R::DELTA,
+        }
     }
 }
 

@@ -1,0 +1,1 @@
+//! The conformance suite every [`Checkpointer`](crate::Checkpointer) must pass (being written).

@@ -1,0 +1,146 @@
+//! Diagrams of a compiled graph: Mermaid (LangGraph's `draw_mermaid` layout) and Graphviz DOT.
+
+use std::fmt::Write as _;
+
+use crate::command::{END, START};
+
+/// What kind of line an edge is drawn with.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum EdgeKind {
+    Static,
+    Join,
+    /// Dotted, labelled with the path-map key when it differs from the target.
+    Conditional(Option<String>),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct DrawEdge {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) kind: EdgeKind,
+}
+
+/// A graph's shape, kept from the builder (nodes in the order they were added).
+#[derive(Clone, Debug)]
+pub(crate) struct Drawing {
+    pub(crate) name: String,
+    pub(crate) nodes: Vec<String>,
+    pub(crate) deferred: Vec<String>,
+    pub(crate) background: Vec<String>,
+    pub(crate) edges: Vec<DrawEdge>,
+}
+
+impl Drawing {
+    /// The edges, plus an implicit edge to END from every node with no way out (as LangGraph
+    /// draws it: such a node ends its branch).
+    fn edges_with_implicit_end(&self) -> Vec<DrawEdge> {
+        let mut edges = self.edges.clone();
+        for node in &self.nodes {
+            if !self.edges.iter().any(|e| e.from == *node) {
+                edges.push(DrawEdge {
+                    from: node.clone(),
+                    to: END.to_owned(),
+                    kind: EdgeKind::Static,
+                });
+            }
+        }
+        edges
+    }
+
+    fn uses_end(&self, edges: &[DrawEdge]) -> bool {
+        edges.iter().any(|e| e.to == END)
+    }
+}
+
+/// Mermaid ids cannot hold every character a node name can; quote-free ids keep it readable.
+fn mermaid_id(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn mermaid(drawing: &Drawing) -> String {
+    let edges = drawing.edges_with_implicit_end();
+    let mut out = String::from("---\nconfig:\n  flowchart:\n    curve: linear\n---\ngraph TD;\n");
+    let _ = writeln!(out, "\t{START}([<p>{START}</p>]):::first");
+    for node in &drawing.nodes {
+        let id = mermaid_id(node);
+        let note = if drawing.deferred.contains(node) {
+            " (deferred)"
+        } else if drawing.background.contains(node) {
+            " (background)"
+        } else {
+            ""
+        };
+        if id == *node && note.is_empty() {
+            let _ = writeln!(out, "\t{id}({node})");
+        } else {
+            let _ = writeln!(out, "\t{id}(\"{node}{note}\")");
+        }
+    }
+    if drawing.uses_end(&edges) {
+        let _ = writeln!(out, "\t{END}([<p>{END}</p>]):::last");
+    }
+    for edge in &edges {
+        let (from, to) = (mermaid_id(&edge.from), mermaid_id(&edge.to));
+        let _ = match &edge.kind {
+            EdgeKind::Static => writeln!(out, "\t{from} --> {to};"),
+            EdgeKind::Join => writeln!(out, "\t{from} ==> {to};"),
+            EdgeKind::Conditional(None) => writeln!(out, "\t{from} -.-> {to};"),
+            EdgeKind::Conditional(Some(label)) => writeln!(out, "\t{from} -. &nbsp;{label}&nbsp; .-> {to};"),
+        };
+    }
+    out.push_str("\tclassDef default fill:#f2f0ff,line-height:1.2\n");
+    out.push_str("\tclassDef first fill-opacity:0\n");
+    out.push_str("\tclassDef last fill:#bfb6fc\n");
+    out
+}
+
+fn dot_quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+pub(crate) fn dot(drawing: &Drawing) -> String {
+    let edges = drawing.edges_with_implicit_end();
+    let mut out = format!("digraph {} {{\n\trankdir=TB;\n", dot_quote(&drawing.name));
+    let _ = writeln!(out, "\t{} [shape=oval, style=dashed];", dot_quote(START));
+    for node in &drawing.nodes {
+        let style = if drawing.deferred.contains(node) {
+            ", style=dashed, xlabel=\"deferred\""
+        } else if drawing.background.contains(node) {
+            ", style=dashed, xlabel=\"background\""
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "\t{} [shape=box{style}];", dot_quote(node));
+    }
+    if drawing.uses_end(&edges) {
+        let _ = writeln!(
+            out,
+            "\t{} [shape=oval, style=filled, fillcolor=\"#bfb6fc\"];",
+            dot_quote(END)
+        );
+    }
+    for edge in &edges {
+        let attributes = match &edge.kind {
+            EdgeKind::Static => String::new(),
+            EdgeKind::Join => " [style=bold]".to_owned(),
+            EdgeKind::Conditional(None) => " [style=dotted]".to_owned(),
+            EdgeKind::Conditional(Some(label)) => format!(" [style=dotted, label={}]", dot_quote(label)),
+        };
+        let _ = writeln!(
+            out,
+            "\t{} -> {}{attributes};",
+            dot_quote(&edge.from),
+            dot_quote(&edge.to)
+        );
+    }
+    out.push_str("}\n");
+    out
+}
