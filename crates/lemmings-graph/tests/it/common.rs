@@ -64,3 +64,72 @@ pub(crate) fn logger(
         std::future::ready(Ok(log(&[ctx.node()])))
     }
 }
+
+/// An [`InMemorySaver`](lemmings_graph::InMemorySaver) that counts what it is asked to save:
+/// checkpoints, and write rows (one per `(task, channel)` pair, as a SQL store would hold them).
+#[derive(Debug, Default)]
+pub(crate) struct CountingSaver {
+    inner: lemmings_graph::InMemorySaver,
+    checkpoints: std::sync::atomic::AtomicUsize,
+    write_rows: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingSaver {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(CountingSaver::default())
+    }
+
+    /// `(checkpoints, write rows)` saved so far.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        (self.checkpoints.load(SeqCst), self.write_rows.load(SeqCst))
+    }
+}
+
+#[async_trait::async_trait]
+impl lemmings_graph::Checkpointer for CountingSaver {
+    async fn get(
+        &self,
+        thread_id: &str,
+        ns: &str,
+        id: Option<lemmings_graph::CheckpointId>,
+    ) -> Result<Option<lemmings_graph::CheckpointTuple>, lemmings_graph::CheckpointError> {
+        self.inner.get(thread_id, ns, id).await
+    }
+
+    async fn put(
+        &self,
+        put: lemmings_graph::CheckpointPut,
+        parent_writes: Vec<lemmings_graph::TaskWrites>,
+    ) -> Result<(), lemmings_graph::CheckpointError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.checkpoints.fetch_add(1, SeqCst);
+        self.write_rows.fetch_add(parent_writes.iter().map(|w| w.writes.len()).sum(), SeqCst);
+        self.inner.put(put, parent_writes).await
+    }
+
+    async fn put_writes(
+        &self,
+        thread_id: &str,
+        ns: &str,
+        checkpoint_id: lemmings_graph::CheckpointId,
+        writes: Vec<lemmings_graph::TaskWrites>,
+    ) -> Result<(), lemmings_graph::CheckpointError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.write_rows.fetch_add(writes.iter().map(|w| w.writes.len()).sum(), SeqCst);
+        self.inner.put_writes(thread_id, ns, checkpoint_id, writes).await
+    }
+
+    async fn list(
+        &self,
+        thread_id: &str,
+        ns: &str,
+        options: &lemmings_graph::ListOptions,
+    ) -> Result<Vec<lemmings_graph::CheckpointTuple>, lemmings_graph::CheckpointError> {
+        self.inner.list(thread_id, ns, options).await
+    }
+
+    async fn delete_thread(&self, thread_id: &str) -> Result<(), lemmings_graph::CheckpointError> {
+        self.inner.delete_thread(thread_id).await
+    }
+}

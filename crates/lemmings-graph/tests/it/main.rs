@@ -1,4 +1,9 @@
 //! Integration tests of lemmings-graph: one binary, one module per concern.
 
 mod common;
+mod compile_draw;
+mod engine;
+mod property;
+mod scenarios_a;
+mod scenarios_b;
 mod smoke;
