@@ -1,1 +1,690 @@
-//! The conformance suite every [`Checkpointer`](crate::Checkpointer) must pass (being written).
+//! The conformance suite every [`Checkpointer`] must pass: the in-memory saver runs it here, the
+//! SQLite and PostgreSQL stores run it in their own crates.
+//!
+//! Each check takes a fresh, empty store and panics with a message naming the property that
+//! failed (it is test support, not a runtime API). [`checkpointer_conformance!`] expands to one
+//! `#[tokio::test]` per check:
+//!
+//! ```text
+//! lemmings_graph::checkpointer_conformance!(async { Arc::new(MyStore::open_temp().await) as Arc<dyn Checkpointer> });
+//! ```
+//!
+//! (The macro needs `tokio` with the `macros` and `rt` features in the calling crate.)
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+
+use crate::checkpoint::{
+    ChannelData, ChannelRef, Checkpoint, CheckpointId, CheckpointPut, Checkpointer, ListOptions, NewBlob, Source,
+    TaskId, TaskWrites, Timestamp,
+};
+use crate::{Command, Ctx, Durability, InMemorySaver, NodeError, Resume, RunConfig, START, StateGraph};
+
+/// Every check, by name, for [`run_all`] and the macro.
+pub const CHECKS: &[&str] = &[
+    "missing_thread_reads_as_empty",
+    "put_then_get_round_trips",
+    "latest_is_the_greatest_id",
+    "chains_resolve_full_and_deltas",
+    "forks_keep_their_own_chains",
+    "pending_writes_attach_to_their_checkpoint",
+    "parent_writes_commit_with_the_checkpoint",
+    "writes_to_a_missing_checkpoint_fail",
+    "list_is_newest_first_and_filters",
+    "namespaces_and_threads_are_isolated",
+    "delete_thread_removes_everything",
+    "large_blobs_round_trip",
+    "engine_chain_resume_and_history",
+    "engine_interrupt_and_subgraph",
+];
+
+/// Runs every check, each on a store from `make`.
+pub async fn run_all<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Checkpointer>>,
+{
+    for name in CHECKS {
+        run(name, make().await).await;
+    }
+}
+
+/// Runs the check called `name` on `store`.
+pub async fn run(name: &str, store: Arc<dyn Checkpointer>) {
+    match name {
+        "missing_thread_reads_as_empty" => missing_thread_reads_as_empty(store).await,
+        "put_then_get_round_trips" => put_then_get_round_trips(store).await,
+        "latest_is_the_greatest_id" => latest_is_the_greatest_id(store).await,
+        "chains_resolve_full_and_deltas" => chains_resolve_full_and_deltas(store).await,
+        "forks_keep_their_own_chains" => forks_keep_their_own_chains(store).await,
+        "pending_writes_attach_to_their_checkpoint" => pending_writes_attach_to_their_checkpoint(store).await,
+        "parent_writes_commit_with_the_checkpoint" => parent_writes_commit_with_the_checkpoint(store).await,
+        "writes_to_a_missing_checkpoint_fail" => writes_to_a_missing_checkpoint_fail(store).await,
+        "list_is_newest_first_and_filters" => list_is_newest_first_and_filters(store).await,
+        "namespaces_and_threads_are_isolated" => namespaces_and_threads_are_isolated(store).await,
+        "delete_thread_removes_everything" => delete_thread_removes_everything(store).await,
+        "large_blobs_round_trip" => large_blobs_round_trip(store).await,
+        "engine_chain_resume_and_history" => engine_chain_resume_and_history(store).await,
+        "engine_interrupt_and_subgraph" => engine_interrupt_and_subgraph(store).await,
+        other => panic!("no conformance check named {other}"),
+    }
+}
+
+/// One `#[tokio::test]` per conformance check, each on a fresh store from `$make` (an expression
+/// evaluating to a future of `Arc<dyn Checkpointer>`).
+#[macro_export]
+macro_rules! checkpointer_conformance {
+    ($make:expr) => {
+        $crate::checkpointer_conformance!(@tests $make;
+            missing_thread_reads_as_empty, put_then_get_round_trips, latest_is_the_greatest_id,
+            chains_resolve_full_and_deltas, forks_keep_their_own_chains,
+            pending_writes_attach_to_their_checkpoint, parent_writes_commit_with_the_checkpoint,
+            writes_to_a_missing_checkpoint_fail, list_is_newest_first_and_filters,
+            namespaces_and_threads_are_isolated, delete_thread_removes_everything, large_blobs_round_trip,
+            engine_chain_resume_and_history, engine_interrupt_and_subgraph);
+    };
+    (@tests $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                $crate::conformance::run(stringify!($name), $make.await).await;
+            }
+        )*
+    };
+}
+
+// ---- raw store checks -------------------------------------------------------------------
+
+fn bytes(text: &str) -> Bytes {
+    Bytes::copy_from_slice(text.as_bytes())
+}
+
+fn checkpoint(thread: &str, ns: &str, parent: Option<CheckpointId>, step: i64) -> Checkpoint {
+    let id = CheckpointId::new_after(parent);
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("source".into(), "loop".into());
+    metadata.insert("step".into(), step.into());
+    metadata.insert("parents".into(), serde_json::json!({}));
+    Checkpoint {
+        thread_id: thread.into(),
+        ns: ns.into(),
+        id,
+        parent_id: parent,
+        step,
+        source: Source::Loop,
+        created_at: Timestamp::from_millis(1_700_000_000_000 + step.unsigned_abs()),
+        metadata,
+        channels: BTreeMap::new(),
+        control: bytes(r#"{"triggers":["a"]}"#),
+    }
+}
+
+/// A checkpoint writing `blobs` (channel, data) on top of `parent`'s channels.
+fn put_with(base: &Checkpoint, parent: Option<&Checkpoint>, blobs: &[(&str, ChannelData)]) -> CheckpointPut {
+    let mut checkpoint = base.clone();
+    if let Some(parent) = parent {
+        for (name, reference) in &parent.channels {
+            checkpoint.channels.entry(name.clone()).or_insert(*reference);
+        }
+    }
+    let mut new_blobs = Vec::new();
+    for (channel, data) in blobs {
+        let prev = parent.and_then(|p| p.channels.get(*channel)).map(|r| r.head);
+        let version = checkpoint.channels.get(*channel).map_or(0, |r| r.version) + 1;
+        checkpoint.channels.insert(
+            (*channel).to_owned(),
+            ChannelRef {
+                version,
+                head: checkpoint.id,
+            },
+        );
+        new_blobs.push(NewBlob {
+            channel: (*channel).to_owned(),
+            data: data.clone(),
+            prev,
+        });
+    }
+    CheckpointPut {
+        checkpoint,
+        blobs: new_blobs,
+    }
+}
+
+fn writes(task: &str, path: &str, entries: &[(&str, &str)]) -> TaskWrites {
+    TaskWrites {
+        task_id: TaskId::derive(None, "", 0, task),
+        task_path: path.into(),
+        node: task.into(),
+        writes: entries.iter().map(|(c, v)| ((*c).to_owned(), bytes(v))).collect(),
+    }
+}
+
+fn chain_of(tuple: &crate::CheckpointTuple, channel: &str) -> Vec<ChannelData> {
+    tuple
+        .values
+        .iter()
+        .find(|(name, _)| name == channel)
+        .map(|(_, chain)| chain.clone())
+        .unwrap_or_else(|| panic!("channel {channel} missing from checkpoint {}", tuple.checkpoint.id))
+}
+
+async fn missing_thread_reads_as_empty(store: Arc<dyn Checkpointer>) {
+    assert!(
+        store.get("nobody", "", None).await.unwrap().is_none(),
+        "get of an unknown thread must be None"
+    );
+    let id = CheckpointId::new_after(None);
+    assert!(
+        store.get("nobody", "", Some(id)).await.unwrap().is_none(),
+        "get of an unknown id must be None"
+    );
+    assert!(
+        store
+            .list("nobody", "", &ListOptions::default())
+            .await
+            .unwrap()
+            .is_empty(),
+        "list of an unknown thread"
+    );
+    store
+        .delete_thread("nobody")
+        .await
+        .expect("deleting an unknown thread is not an error");
+}
+
+async fn put_then_get_round_trips(store: Arc<dyn Checkpointer>) {
+    let mut base = checkpoint("t", "", None, -1);
+    base.source = Source::Input;
+    base.metadata.insert("user".into(), "u1".into());
+    let put = put_with(&base, None, &[("x", ChannelData::Full(bytes("1")))]);
+    store.put(put.clone(), Vec::new()).await.unwrap();
+    let tuple = store
+        .get("t", "", Some(base.id))
+        .await
+        .unwrap()
+        .expect("the checkpoint just put");
+    assert_eq!(
+        tuple.checkpoint, put.checkpoint,
+        "every checkpoint field must round-trip"
+    );
+    assert_eq!(chain_of(&tuple, "x"), vec![ChannelData::Full(bytes("1"))]);
+    assert!(tuple.pending_writes.is_empty());
+}
+
+async fn latest_is_the_greatest_id(store: Arc<dyn Checkpointer>) {
+    let first = checkpoint("t", "", None, 0);
+    let second = checkpoint("t", "", Some(first.id), 1);
+    let third = checkpoint("t", "", Some(second.id), 2);
+    // Put out of order: the latest is the greatest id, not the last put.
+    for c in [&first, &third, &second] {
+        store.put(put_with(c, None, &[]), Vec::new()).await.unwrap();
+    }
+    let latest = store.get("t", "", None).await.unwrap().expect("a latest checkpoint");
+    assert_eq!(latest.checkpoint.id, third.id, "get(None) must return the greatest id");
+    assert_eq!(latest.checkpoint.parent_id, Some(second.id));
+}
+
+async fn chains_resolve_full_and_deltas(store: Arc<dyn Checkpointer>) {
+    let c0 = checkpoint("t", "", None, 0);
+    let p0 = put_with(
+        &c0,
+        None,
+        &[
+            ("log", ChannelData::Full(bytes(r#"["a"]"#))),
+            ("x", ChannelData::Full(bytes("1"))),
+        ],
+    );
+    store.put(p0.clone(), Vec::new()).await.unwrap();
+    let c1 = checkpoint("t", "", Some(c0.id), 1);
+    let p1 = put_with(
+        &c1,
+        Some(&p0.checkpoint),
+        &[("log", ChannelData::Delta(bytes(r#"[["b"]]"#)))],
+    );
+    store.put(p1.clone(), Vec::new()).await.unwrap();
+    let c2 = checkpoint("t", "", Some(c1.id), 2);
+    let p2 = put_with(
+        &c2,
+        Some(&p1.checkpoint),
+        &[("log", ChannelData::Delta(bytes(r#"[["c"]]"#)))],
+    );
+    store.put(p2.clone(), Vec::new()).await.unwrap();
+    let tuple = store.get("t", "", Some(c2.id)).await.unwrap().unwrap();
+    assert_eq!(
+        chain_of(&tuple, "log"),
+        vec![
+            ChannelData::Full(bytes(r#"["a"]"#)),
+            ChannelData::Delta(bytes(r#"[["b"]]"#)),
+            ChannelData::Delta(bytes(r#"[["c"]]"#))
+        ],
+        "a chain is the full value then the deltas, oldest first"
+    );
+    assert_eq!(
+        chain_of(&tuple, "x"),
+        vec![ChannelData::Full(bytes("1"))],
+        "an unchanged channel resolves at its head"
+    );
+    let middle = store.get("t", "", Some(c1.id)).await.unwrap().unwrap();
+    assert_eq!(
+        chain_of(&middle, "log").len(),
+        2,
+        "an earlier checkpoint sees the chain as it was then"
+    );
+    // A full value cuts the chain.
+    let c3 = checkpoint("t", "", Some(c2.id), 3);
+    let p3 = put_with(
+        &c3,
+        Some(&p2.checkpoint),
+        &[("log", ChannelData::Full(bytes(r#"["z"]"#)))],
+    );
+    store.put(p3, Vec::new()).await.unwrap();
+    let latest = store.get("t", "", None).await.unwrap().unwrap();
+    assert_eq!(chain_of(&latest, "log"), vec![ChannelData::Full(bytes(r#"["z"]"#))]);
+    // A chain may start with a delta from the default value.
+    let d0 = checkpoint("u", "", None, 0);
+    store
+        .put(
+            put_with(&d0, None, &[("log", ChannelData::Delta(bytes(r#"[["q"]]"#)))]),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let fresh = store.get("u", "", None).await.unwrap().unwrap();
+    assert_eq!(chain_of(&fresh, "log"), vec![ChannelData::Delta(bytes(r#"[["q"]]"#))]);
+}
+
+async fn forks_keep_their_own_chains(store: Arc<dyn Checkpointer>) {
+    let root = checkpoint("t", "", None, 0);
+    let p_root = put_with(&root, None, &[("log", ChannelData::Full(bytes(r#"["a"]"#)))]);
+    store.put(p_root.clone(), Vec::new()).await.unwrap();
+    let left = checkpoint("t", "", Some(root.id), 1);
+    let p_left = put_with(
+        &left,
+        Some(&p_root.checkpoint),
+        &[("log", ChannelData::Delta(bytes(r#"[["left"]]"#)))],
+    );
+    store.put(p_left, Vec::new()).await.unwrap();
+    let right = checkpoint("t", "", Some(root.id), 1);
+    let p_right = put_with(
+        &right,
+        Some(&p_root.checkpoint),
+        &[("log", ChannelData::Delta(bytes(r#"[["right"]]"#)))],
+    );
+    store.put(p_right, Vec::new()).await.unwrap();
+    let l = store.get("t", "", Some(left.id)).await.unwrap().unwrap();
+    let r = store.get("t", "", Some(right.id)).await.unwrap().unwrap();
+    assert_eq!(chain_of(&l, "log")[1], ChannelData::Delta(bytes(r#"[["left"]]"#)));
+    assert_eq!(chain_of(&r, "log")[1], ChannelData::Delta(bytes(r#"[["right"]]"#)));
+}
+
+async fn pending_writes_attach_to_their_checkpoint(store: Arc<dyn Checkpointer>) {
+    let c0 = checkpoint("t", "", None, 0);
+    let c1 = checkpoint("t", "", Some(c0.id), 1);
+    store.put(put_with(&c0, None, &[]), Vec::new()).await.unwrap();
+    store.put(put_with(&c1, None, &[]), Vec::new()).await.unwrap();
+    store
+        .put_writes("t", "", c0.id, vec![writes("b", "pull:b", &[("log", r#"["b"]"#)])])
+        .await
+        .unwrap();
+    store
+        .put_writes(
+            "t",
+            "",
+            c0.id,
+            vec![writes(
+                "a",
+                "pull:a",
+                &[("log", r#"["a"]"#), ("__error__", r#"{"message":"1"}"#)],
+            )],
+        )
+        .await
+        .unwrap();
+    // A state channel keeps its first value; a special channel its last.
+    store
+        .put_writes(
+            "t",
+            "",
+            c0.id,
+            vec![writes(
+                "a",
+                "pull:a",
+                &[("log", r#"["again"]"#), ("__error__", r#"{"message":"2"}"#)],
+            )],
+        )
+        .await
+        .unwrap();
+    let tuple = store.get("t", "", Some(c0.id)).await.unwrap().unwrap();
+    let order: Vec<&str> = tuple.pending_writes.iter().map(|w| w.node.as_str()).collect();
+    assert_eq!(order, ["a", "b"], "pending writes are ordered by task path");
+    let a = &tuple.pending_writes[0];
+    let get = |channel: &str| a.writes.iter().find(|(c, _)| c == channel).map(|(_, v)| v.clone());
+    assert_eq!(
+        get("log"),
+        Some(bytes(r#"["a"]"#)),
+        "the first write of a state channel is kept"
+    );
+    assert_eq!(
+        get("__error__"),
+        Some(bytes(r#"{"message":"2"}"#)),
+        "the last write of a special channel is kept"
+    );
+    assert_eq!(a.task_id, TaskId::derive(None, "", 0, "a"));
+    let other = store.get("t", "", Some(c1.id)).await.unwrap().unwrap();
+    assert!(other.pending_writes.is_empty(), "writes belong to one checkpoint only");
+}
+
+async fn parent_writes_commit_with_the_checkpoint(store: Arc<dyn Checkpointer>) {
+    let c0 = checkpoint("t", "", None, 0);
+    store.put(put_with(&c0, None, &[]), Vec::new()).await.unwrap();
+    let c1 = checkpoint("t", "", Some(c0.id), 1);
+    store
+        .put(put_with(&c1, None, &[]), vec![writes("a", "pull:a", &[("x", "5")])])
+        .await
+        .unwrap();
+    let parent = store.get("t", "", Some(c0.id)).await.unwrap().unwrap();
+    assert_eq!(
+        parent.pending_writes.len(),
+        1,
+        "a put's parent writes land on the parent"
+    );
+    assert_eq!(parent.pending_writes[0].writes, vec![("x".to_owned(), bytes("5"))]);
+    assert!(
+        store
+            .get("t", "", Some(c1.id))
+            .await
+            .unwrap()
+            .unwrap()
+            .pending_writes
+            .is_empty()
+    );
+}
+
+async fn writes_to_a_missing_checkpoint_fail(store: Arc<dyn Checkpointer>) {
+    let ghost = CheckpointId::new_after(None);
+    let result = store
+        .put_writes("t", "", ghost, vec![writes("a", "pull:a", &[("x", "1")])])
+        .await;
+    assert!(
+        result.is_err(),
+        "writes for a checkpoint that was never saved must be refused"
+    );
+}
+
+async fn list_is_newest_first_and_filters(store: Arc<dyn Checkpointer>) {
+    let mut previous: Option<Checkpoint> = None;
+    let mut ids = Vec::new();
+    for step in 0..5 {
+        let mut c = checkpoint("t", "", previous.as_ref().map(|p| p.id), step);
+        if step == 0 {
+            c.source = Source::Input;
+            c.metadata.insert("source".into(), "input".into());
+        }
+        c.metadata
+            .insert("tag".into(), if step % 2 == 0 { "even" } else { "odd" }.into());
+        store.put(put_with(&c, None, &[]), Vec::new()).await.unwrap();
+        ids.push(c.id);
+        previous = Some(c);
+    }
+    let all = store.list("t", "", &ListOptions::default()).await.unwrap();
+    let listed: Vec<CheckpointId> = all.iter().map(|t| t.checkpoint.id).collect();
+    let mut expected = ids.clone();
+    expected.reverse();
+    assert_eq!(listed, expected, "list is newest first");
+    let limited = store
+        .list(
+            "t",
+            "",
+            &ListOptions {
+                limit: Some(2),
+                ..ListOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(limited.len(), 2);
+    assert_eq!(limited[0].checkpoint.id, ids[4]);
+    let before = store
+        .list(
+            "t",
+            "",
+            &ListOptions {
+                before: Some(ids[2]),
+                ..ListOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        before.iter().map(|t| t.checkpoint.id).collect::<Vec<_>>(),
+        vec![ids[1], ids[0]]
+    );
+    let mut filter = serde_json::Map::new();
+    filter.insert("tag".into(), "odd".into());
+    let odd = store
+        .list(
+            "t",
+            "",
+            &ListOptions {
+                filter,
+                ..ListOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(odd.iter().map(|t| t.checkpoint.step).collect::<Vec<_>>(), vec![3, 1]);
+    let mut filter = serde_json::Map::new();
+    filter.insert("source".into(), "input".into());
+    filter.insert("step".into(), 0.into());
+    let input = store
+        .list(
+            "t",
+            "",
+            &ListOptions {
+                filter,
+                ..ListOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(input.len(), 1, "filters combine with and");
+}
+
+async fn namespaces_and_threads_are_isolated(store: Arc<dyn Checkpointer>) {
+    let root = checkpoint("t", "", None, 0);
+    let child = checkpoint("t", "child:1", None, 0);
+    let other = checkpoint("u", "", None, 0);
+    for c in [&root, &child, &other] {
+        store
+            .put(
+                put_with(c, None, &[("x", ChannelData::Full(bytes(&c.ns.len().to_string())))]),
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.get("t", "", None).await.unwrap().unwrap().checkpoint.id, root.id);
+    assert_eq!(
+        store.get("t", "child:1", None).await.unwrap().unwrap().checkpoint.id,
+        child.id
+    );
+    assert_eq!(store.get("u", "", None).await.unwrap().unwrap().checkpoint.id, other.id);
+    assert!(
+        store.get("t", "", Some(child.id)).await.unwrap().is_none(),
+        "an id is found only in its namespace"
+    );
+    assert_eq!(
+        store.list("t", "child:1", &ListOptions::default()).await.unwrap().len(),
+        1
+    );
+}
+
+async fn delete_thread_removes_everything(store: Arc<dyn Checkpointer>) {
+    let root = checkpoint("t", "", None, 0);
+    let child = checkpoint("t", "child:1", None, 0);
+    let keep = checkpoint("u", "", None, 0);
+    for c in [&root, &child, &keep] {
+        store
+            .put(put_with(c, None, &[("x", ChannelData::Full(bytes("1")))]), Vec::new())
+            .await
+            .unwrap();
+    }
+    store
+        .put_writes("t", "", root.id, vec![writes("a", "pull:a", &[("x", "2")])])
+        .await
+        .unwrap();
+    store.delete_thread("t").await.unwrap();
+    assert!(store.get("t", "", None).await.unwrap().is_none());
+    assert!(
+        store.get("t", "child:1", None).await.unwrap().is_none(),
+        "every namespace of the thread goes"
+    );
+    assert!(store.get("u", "", None).await.unwrap().is_some(), "other threads stay");
+}
+
+async fn large_blobs_round_trip(store: Arc<dyn Checkpointer>) {
+    let big = format!("[\"{}\"]", "x".repeat(1 << 20));
+    let c = checkpoint("t", "", None, 0);
+    store
+        .put(
+            put_with(&c, None, &[("log", ChannelData::Full(bytes(&big)))]),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let tuple = store.get("t", "", None).await.unwrap().unwrap();
+    assert_eq!(chain_of(&tuple, "log"), vec![ChannelData::Full(bytes(&big))]);
+}
+
+// ---- engine checks: what a graph needs from its store ---------------------------------
+
+#[derive(crate::State, Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[state(update = TrailUpdate)]
+struct Trail {
+    #[reducer(append)]
+    log: Vec<String>,
+    x: i64,
+}
+
+fn trail(items: &[&str]) -> TrailUpdate {
+    TrailUpdate::default().log(items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+}
+
+/// Runs the same scenario on `store` and on an [`InMemorySaver`] and compares the snapshots.
+async fn engine_chain_resume_and_history(store: Arc<dyn Checkpointer>) {
+    for durability in [Durability::Sync, Durability::Async, Durability::Exit] {
+        let reference = chain_failure_and_resume(Arc::new(InMemorySaver::new()), durability).await;
+        let observed = chain_failure_and_resume(Arc::clone(&store), durability).await;
+        assert_eq!(
+            observed, reference,
+            "durability {durability:?}: the store must behave like the in-memory saver"
+        );
+    }
+}
+
+/// A chain of 30 appends whose node 20 fails once: what a run needs from a store (deltas,
+/// pending writes, resume, history).
+async fn chain_failure_and_resume(
+    store: Arc<dyn Checkpointer>,
+    durability: Durability,
+) -> (Vec<String>, usize, Vec<String>, usize) {
+    static THREADS: AtomicUsize = AtomicUsize::new(0);
+    let thread = format!("chain-{}", THREADS.fetch_add(1, Ordering::Relaxed));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let mut graph = StateGraph::<Trail>::named("conformance");
+    for i in 0..30 {
+        let runs = Arc::clone(&runs);
+        let node = format!("n{i:02}");
+        graph.add_node(node.clone(), move |_state: Arc<Trail>, ctx: Ctx| {
+            let attempt = runs.fetch_add(1, Ordering::SeqCst);
+            let fail = ctx.node() == "n20" && attempt == 20;
+            async move {
+                if fail {
+                    return Err(NodeError::msg("planned failure"));
+                }
+                Ok(Command::new().update(trail(&[ctx.node()])))
+            }
+        });
+        if i == 0 {
+            graph.add_edge(START, node);
+        } else {
+            graph.add_edge(format!("n{:02}", i - 1), node);
+        }
+    }
+    let graph = graph
+        .compile()
+        .expect("the conformance graph compiles")
+        .with_checkpointer(store);
+    let config = RunConfig::thread(thread).durability(durability);
+    let error = graph
+        .invoke(TrailUpdate::default(), &config)
+        .await
+        .expect_err("node n20 fails once");
+    assert!(error.to_string().contains("planned failure"), "{error}");
+    let paused = graph.get_state(&config).await.expect("get_state after a failure");
+    assert_eq!(paused.next, ["n20"], "after the failure the failed node is next");
+    let done = graph.continue_run(&config).await.expect("resume completes");
+    let history = graph
+        .get_state_history(&config, &ListOptions::default())
+        .await
+        .expect("history");
+    let sources: Vec<String> = history.iter().map(|s| format!("{:?}@{}", s.source, s.step)).collect();
+    (done.value.log, runs.load(Ordering::SeqCst), sources, history.len())
+}
+
+async fn engine_interrupt_and_subgraph(store: Arc<dyn Checkpointer>) {
+    let reference = interrupt_in_subgraph(Arc::new(InMemorySaver::new())).await;
+    let observed = interrupt_in_subgraph(store).await;
+    assert_eq!(observed, reference, "the store must behave like the in-memory saver");
+}
+
+async fn interrupt_in_subgraph(store: Arc<dyn Checkpointer>) -> (Vec<String>, usize, usize) {
+    let s1_runs = Arc::new(AtomicUsize::new(0));
+    let mut child = StateGraph::<Trail>::named("child");
+    let runs = Arc::clone(&s1_runs);
+    child.add_node("s1", move |_state: Arc<Trail>, _ctx: Ctx| {
+        runs.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, NodeError>(trail(&["s1"])) }
+    });
+    child.add_node("s2", |_state: Arc<Trail>, ctx: Ctx| async move {
+        let answer: String = ctx.interrupt("continue?")?;
+        Ok(trail(&[&format!("s2:{answer}")]))
+    });
+    child.add_edge(START, "s1").add_edge("s1", "s2");
+    let child = child.compile().expect("child compiles");
+    let mut parent = StateGraph::<Trail>::named("parent");
+    parent.add_node("pre", |_state: Arc<Trail>, _ctx: Ctx| async {
+        Ok::<_, NodeError>(trail(&["pre"]))
+    });
+    parent.add_subgraph("child", child);
+    parent.add_edge(START, "pre").add_edge("pre", "child");
+    let parent = parent
+        .compile()
+        .expect("parent compiles")
+        .with_checkpointer(Arc::clone(&store));
+    let config = RunConfig::thread("subgraph");
+    let paused = parent
+        .invoke(TrailUpdate::default(), &config)
+        .await
+        .expect("first run pauses");
+    assert_eq!(paused.interrupts.len(), 1, "the subgraph's interrupt pauses the parent");
+    let done = parent
+        .resume(Resume::value("ok"), &config)
+        .await
+        .expect("resume completes");
+    let root_history = store
+        .list("subgraph", "", &ListOptions::default())
+        .await
+        .expect("list")
+        .len();
+    (done.value.log, s1_runs.load(Ordering::SeqCst), root_history)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::checkpointer_conformance!(async { Arc::new(InMemorySaver::new()) as Arc<dyn Checkpointer> });
+}

@@ -30,6 +30,9 @@
 //!
 //! This crate does no I/O: stores live in `lemmings-store`, models in `lemmings-models`.
 
+// Lets `#[derive(State)]` expansions inside this crate name it `::lemmings_graph`.
+extern crate self as lemmings_graph;
+
 mod api;
 mod builder;
 mod cache;
