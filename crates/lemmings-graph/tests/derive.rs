@@ -410,7 +410,10 @@ fn restore_a_chain_that_starts_with_a_delta_starts_from_the_default() {
         ..Demo::default()
     };
     state
-        .restore_channel(0, &[delta(r#"[["a"]]"#), delta(r#"[["y"],{"__overwrite__":["x"]},["z"]]"#)])
+        .restore_channel(
+            0,
+            &[delta(r#"[["a"]]"#), delta(r#"[["y"],{"__overwrite__":["x"]},["z"]]"#)],
+        )
         .unwrap();
     // As in `apply`: within one superstep's delta, writes after an overwrite are moot.
     assert_eq!(state.log, strings(&["x"]));

@@ -104,7 +104,8 @@ impl lemmings_graph::Checkpointer for CountingSaver {
     ) -> Result<(), lemmings_graph::CheckpointError> {
         use std::sync::atomic::Ordering::SeqCst;
         self.checkpoints.fetch_add(1, SeqCst);
-        self.write_rows.fetch_add(parent_writes.iter().map(|w| w.writes.len()).sum(), SeqCst);
+        self.write_rows
+            .fetch_add(parent_writes.iter().map(|w| w.writes.len()).sum(), SeqCst);
         self.inner.put(put, parent_writes).await
     }
 
@@ -116,7 +117,8 @@ impl lemmings_graph::Checkpointer for CountingSaver {
         writes: Vec<lemmings_graph::TaskWrites>,
     ) -> Result<(), lemmings_graph::CheckpointError> {
         use std::sync::atomic::Ordering::SeqCst;
-        self.write_rows.fetch_add(writes.iter().map(|w| w.writes.len()).sum(), SeqCst);
+        self.write_rows
+            .fetch_add(writes.iter().map(|w| w.writes.len()).sum(), SeqCst);
         self.inner.put_writes(thread_id, ns, checkpoint_id, writes).await
     }
 
