@@ -174,6 +174,14 @@ impl<S: State> Loop<S> {
                             error: None,
                             interrupts: Vec::new(),
                         });
+                    if self.scope.sink.wants(StreamMode::Updates) {
+                        let update = done.update.clone();
+                        self.scope.sink.emit(StreamMode::Updates, self.step, || EventData::Update {
+                            node: name.clone(),
+                            update: crate::stream::Payload::serializable(update),
+                            cached: false,
+                        });
+                    }
                     let encoded = if saving {
                         let writes =
                             encode_writes::<S>(spec.id, &path, &name, &done.update, &done.goto).map_err(|e| {
