@@ -175,6 +175,6 @@ impl<S: State> Loop<S> {
         self.control.last_writers =
             vec![node.map_or_else(|| crate::START.to_owned(), |n| self.topo.name_of(n).to_owned())];
         let id = CheckpointId::new_after(self.head.id);
-        self.build_put(id, self.head.id, Source::Update)
+        self.build_put(id, self.head.id, Source::Update, self.step)
     }
 }

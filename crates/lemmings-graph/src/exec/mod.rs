@@ -96,6 +96,8 @@ pub(crate) struct Loop<S: State> {
     last_persisted: Option<CheckpointId>,
     pending: HashMap<TaskId, TaskRecord>,
     writer: Writer,
+    /// Whether the writer may hold unsaved operations (a sync checkpoint then goes through it).
+    writer_queued: bool,
     /// Breakpoints fire only when a channel changed since the last pause.
     interrupt_version: u64,
     breakpoints_before: Vec<bool>,
@@ -168,6 +170,7 @@ impl<S: State> Loop<S> {
             last_persisted: None,
             pending: HashMap::new(),
             writer,
+            writer_queued: false,
             interrupt_version: 0,
             breakpoints_before,
             breakpoints_after,
@@ -198,7 +201,7 @@ impl<S: State> Loop<S> {
             Ok(()) => self.drive().await,
             Err(e) => Err(e),
         };
-        let closed = self.close(result.is_ok()).await;
+        let closed = self.close().await;
         let stop = result?;
         closed?;
         let (interrupts, parent) = match stop {

@@ -282,13 +282,20 @@ impl<S: State> Loop<S> {
         let id = CheckpointId::new_after(parent.or(self.last_persisted));
         self.head.id = Some(id);
         if store && self.scope.durability != Durability::Exit {
-            let put = self.build_put(id, parent, source)?;
+            let put = self.build_put(id, parent, source, self.step)?;
             let parent_writes = std::mem::take(&mut self.step_writes);
-            let wait = self.scope.durability == Durability::Sync;
-            self.writer
-                .put(put, parent_writes, wait)
-                .await
-                .map_err(|e| self.store_error(e))?;
+            match (&self.scope.checkpointer, self.scope.durability, self.writer_queued) {
+                // Nothing queued: save directly, sparing the writer's two task switches.
+                (Some(store), Durability::Sync, false) => {
+                    store.put(put, parent_writes).await.map_err(|e| self.store_error(e))?;
+                }
+                // Queued task writes join this checkpoint's transaction in the writer.
+                _ => {
+                    let wait = self.scope.durability == Durability::Sync;
+                    self.writer.put(put, parent_writes, wait).await.map_err(|e| self.store_error(e))?;
+                    self.writer_queued = !wait;
+                }
+            }
             self.last_persisted = Some(id);
         } else {
             // With `exit` durability the writes of a finished superstep are moot: its effect is
@@ -315,6 +322,7 @@ impl<S: State> Loop<S> {
         id: CheckpointId,
         parent: Option<CheckpointId>,
         source: Source,
+        step: i64,
     ) -> Result<CheckpointPut, GraphError> {
         let specs = S::channels();
         let mut blobs = Vec::new();
@@ -372,7 +380,7 @@ impl<S: State> Loop<S> {
             }
         }
         metadata.insert("source".into(), source.as_str().into());
-        metadata.insert("step".into(), self.step.into());
+        metadata.insert("step".into(), step.into());
         metadata.insert(
             "parents".into(),
             serde_json::Value::Object((*self.scope.parents).clone()),
@@ -382,7 +390,7 @@ impl<S: State> Loop<S> {
             ns: self.scope.ns.to_string(),
             id,
             parent_id: parent,
-            step: self.step,
+            step,
             source,
             created_at: Timestamp::now(),
             metadata,
@@ -394,19 +402,14 @@ impl<S: State> Loop<S> {
 
     /// Saves what the durability mode still owes (`exit`: the head checkpoint and the writes of
     /// an unfinished superstep), then waits for queued saves. Runs whatever the outcome.
-    pub(super) async fn close(&mut self, ok: bool) -> Result<(), GraphError> {
-        let _ = ok;
+    pub(super) async fn close(&mut self) -> Result<(), GraphError> {
         if self.scope.durability == Durability::Exit
             && let (Some(store), Some(thread), Some(head)) =
                 (self.scope.checkpointer.clone(), self.scope.thread(), self.head.id)
         {
             let dirty = self.chans.iter().any(|c| c.pending.is_some());
             if dirty || self.last_persisted != Some(head) {
-                let step = self.step;
-                self.step = self.head.step;
-                let put = self.build_put(head, self.last_persisted, self.exit_source());
-                self.step = step;
-                let put = put?;
+                let put = self.build_put(head, self.last_persisted, self.exit_source(), self.head.step)?;
                 store.put(put, Vec::new()).await.map_err(|e| self.store_error(e))?;
                 self.last_persisted = Some(head);
             }

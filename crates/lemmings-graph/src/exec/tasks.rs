@@ -530,6 +530,7 @@ impl<S: State> Loop<S> {
         let exit = self.scope.durability == crate::config::Durability::Exit;
         match self.head.id {
             Some(head) if !last && !exit => {
+                self.writer_queued = true;
                 self.writer
                     .put_writes(head, vec![writes])
                     .await
