@@ -230,7 +230,7 @@ impl<S: State, I, O> CompiledGraph<S, I, O> {
         }
         let meta = tuple.as_ref().map(|t| t.checkpoint.clone());
         let inspector = self.inspector(config, tuple)?;
-        Ok(inspector.snapshot(meta))
+        Ok(inspector.snapshot(meta, config.checkpoint_id.is_none()))
     }
 
     /// A thread's checkpoints, newest first, as snapshots.
@@ -251,7 +251,7 @@ impl<S: State, I, O> CompiledGraph<S, I, O> {
             .into_iter()
             .map(|tuple| {
                 let meta = Some(tuple.checkpoint.clone());
-                Ok(self.inspector(config, Some(tuple))?.snapshot(meta))
+                Ok(self.inspector(config, Some(tuple))?.snapshot(meta, false))
             })
             .collect()
     }

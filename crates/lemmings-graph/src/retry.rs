@@ -64,6 +64,18 @@ impl RetryPolicy {
         self
     }
 
+    /// Sets how much the delay grows per attempt.
+    pub fn backoff_factor(mut self, factor: f64) -> Self {
+        self.backoff_factor = factor;
+        self
+    }
+
+    /// Sets the longest delay.
+    pub fn max_interval(mut self, interval: Duration) -> Self {
+        self.max_interval = interval;
+        self
+    }
+
     /// Turns jitter on or off.
     pub fn jitter(mut self, jitter: bool) -> Self {
         self.jitter = jitter;

@@ -19,10 +19,12 @@ impl<S: State> Loop<S> {
         self.pending.values().flat_map(TaskRecord::answers).collect()
     }
 
-    /// The loaded checkpoint as a snapshot: finished tasks' writes applied, unanswered interrupts
-    /// listed. A conflict between saved writes is reported, not raised, so a stuck thread stays
-    /// inspectable (LangGraph's `get_state` raises instead).
-    pub(crate) fn snapshot(mut self, meta: Option<Checkpoint>) -> StateSnapshot<S> {
+    /// The loaded checkpoint as a snapshot, unanswered interrupts listed. With `apply_pending`
+    /// (the latest checkpoint, as `get_state` shows it) finished tasks' writes are applied and
+    /// those tasks leave `next`; otherwise (history, an explicit checkpoint) it is the checkpoint
+    /// as saved, as in LangGraph. A conflict between saved writes is reported, not raised, so a
+    /// stuck thread stays inspectable (LangGraph's `get_state` raises instead).
+    pub(crate) fn snapshot(mut self, meta: Option<Checkpoint>, apply_pending: bool) -> StateSnapshot<S> {
         self.step = self.head.step + 1;
         let answers = self.saved_answers();
         let unanswered = |record: &TaskRecord| -> Vec<Interrupt> {
@@ -70,7 +72,7 @@ impl<S: State> Loop<S> {
             });
         }
         let mut values = (*self.state).clone();
-        if !done.is_empty() {
+        if apply_pending && !done.is_empty() {
             done.sort_by(|a, b| a.0.cmp(&b.0));
             let mut updates: Vec<TaskUpdate<'_, S::Update>> = done
                 .iter()
@@ -86,7 +88,7 @@ impl<S: State> Loop<S> {
             }
         }
         let interrupts = tasks.iter().flat_map(|t| t.interrupts.iter().cloned()).collect();
-        let next = self.next_names();
+        let next = self.next_names(apply_pending);
         StateSnapshot {
             values,
             next,

@@ -209,7 +209,7 @@ impl<S: State> Loop<S> {
             Stop::Paused(interrupts) => (interrupts, None),
             Stop::Parent(command) => (Vec::new(), Some(command)),
         };
-        let next = self.next_names();
+        let next = self.next_names(true);
         let changes = self.changes_since_base();
         Ok(Outcome {
             state: self.state,
@@ -439,17 +439,20 @@ impl<S: State> Loop<S> {
             .emit(StreamMode::Updates, self.step, || EventData::Interrupt(interrupts));
     }
 
-    /// Names of the nodes that run next (or are paused), as `get_state().next` reports them.
-    pub(crate) fn next_names(&self) -> Vec<String> {
+    /// Names of the nodes that run next (or are paused), one per task, sorted; with
+    /// `skip_done`, tasks whose writes are saved are left out (as `get_state().next` does for
+    /// the latest checkpoint).
+    pub(crate) fn next_names(&self, skip_done: bool) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
         if self.control.start.is_some() {
             names.push(crate::START.to_owned());
         }
         for task in self.prepare_identities() {
-            let done = self
-                .pending
-                .get(&task.1.id(&self.scope.ns))
-                .is_some_and(TaskRecord::done);
+            let done = skip_done
+                && self
+                    .pending
+                    .get(&task.1.id(&self.scope.ns))
+                    .is_some_and(TaskRecord::done);
             if !done {
                 names.push(self.topo.name_of(task.0).to_owned());
             }
@@ -458,7 +461,6 @@ impl<S: State> Loop<S> {
             names.extend(self.control.deferred.iter().map(|n| self.topo.name_of(*n).to_owned()));
         }
         names.sort();
-        names.dedup();
         names
     }
 

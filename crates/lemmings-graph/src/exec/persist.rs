@@ -303,7 +303,7 @@ impl<S: State> Loop<S> {
             self.step_writes.clear();
         }
         if events {
-            let next = self.next_names();
+            let next = self.next_names(true);
             self.scope.sink.emit_with_debug(StreamMode::Checkpoints, self.step, || {
                 EventData::Checkpoint(CheckpointEvent {
                     id,
@@ -420,6 +420,15 @@ impl<S: State> Loop<S> {
                     .await
                     .map_err(|e| self.store_error(e))?;
             }
+        }
+        // Writes held back for a checkpoint that never came (the barrier failed, or the run was
+        // cancelled) are saved on their own, so those tasks do not run again.
+        if self.scope.durability != Durability::Exit
+            && !self.step_writes.is_empty()
+            && let Some(head) = self.head.id
+        {
+            let writes = std::mem::take(&mut self.step_writes);
+            self.writer.put_writes(head, writes).await.map_err(|e| self.store_error(e))?;
         }
         self.writer.flush().await.map_err(|e| self.store_error(e))
     }
