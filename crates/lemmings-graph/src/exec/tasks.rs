@@ -412,6 +412,13 @@ impl<S: State> Loop<S> {
                             }
                         };
                         encoded = Some(self.channel_blobs(&writes));
+                        // Known as finished from now on, also if this superstep pauses.
+                        match self.pending.get_mut(&task_id) {
+                            Some(record) => record.writes.extend(writes.writes.iter().cloned()),
+                            None => {
+                                self.pending.insert(task_id, TaskRecord::from(writes.clone()));
+                            }
+                        }
                         let last = remaining == 0 && failure.is_none() && interrupts.is_empty();
                         self.save_task_writes(writes, last).await?;
                     }
