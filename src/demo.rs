@@ -42,14 +42,26 @@ fn ok<T>(value: T) -> Result<T, NodeError> {
 /// Builds the demo graph.
 pub(crate) fn graph() -> CompiledGraph<Draft> {
     let mut graph = StateGraph::<Draft>::named("demo");
-    graph.add_node("plan", |state: Arc<Draft>, _ctx: Ctx| async move { ok(DraftUpdate::default().rounds(1_u32).overwrite_sections(Vec::new()).text(format!("outline of {}", state.topic))) });
+    graph.add_node("plan", |state: Arc<Draft>, _ctx: Ctx| async move {
+        ok(DraftUpdate::default()
+            .rounds(1_u32)
+            .overwrite_sections(Vec::new())
+            .text(format!("outline of {}", state.topic)))
+    });
     graph.add_node_with_input("draft", |section: Section, _ctx: Ctx| async move {
-        ok(DraftUpdate::default().sections(vec![format!("{} part {} (round {})", section.topic, section.part, section.round)]))
+        ok(DraftUpdate::default().sections(vec![format!(
+            "{} part {} (round {})",
+            section.topic, section.part, section.round
+        )]))
     });
     graph
-        .add_node("merge", |state: Arc<Draft>, _ctx: Ctx| async move { ok(DraftUpdate::default().text(state.sections.join("; "))) })
+        .add_node("merge", |state: Arc<Draft>, _ctx: Ctx| async move {
+            ok(DraftUpdate::default().text(state.sections.join("; ")))
+        })
         .defer();
-    graph.add_node("review", |_state: Arc<Draft>, _ctx: Ctx| async move { ok(DraftUpdate::default()) });
+    graph.add_node("review", |_state: Arc<Draft>, _ctx: Ctx| async move {
+        ok(DraftUpdate::default())
+    });
     graph
         .add_node("reviewer", |state: Arc<Draft>, _ctx: Ctx| async move {
             ok(DraftUpdate::default().notes(vec![format!("background note on {}", state.topic)]))
@@ -58,12 +70,26 @@ pub(crate) fn graph() -> CompiledGraph<Draft> {
     graph.add_edge(START, "plan").add_edge(START, "reviewer");
     graph
         .add_conditional_edges("plan", |state: &Draft| {
-            (1..=3).map(|part| SendTo::new("draft", Section { topic: state.topic.clone(), part, round: state.rounds })).collect::<Route>()
+            (1..=3)
+                .map(|part| {
+                    SendTo::new(
+                        "draft",
+                        Section {
+                            topic: state.topic.clone(),
+                            part,
+                            round: state.rounds,
+                        },
+                    )
+                })
+                .collect::<Route>()
         })
         .targets(["draft"]);
     graph.add_edge("draft", "merge").add_edge("merge", "review");
     graph
-        .add_conditional_edges("review", |state: &Draft| if state.rounds < 2 { "revise" } else { "approve" })
+        .add_conditional_edges(
+            "review",
+            |state: &Draft| if state.rounds < 2 { "revise" } else { "approve" },
+        )
         .path_map([("revise", "plan"), ("approve", END)]);
     // The demo graph is fixed; a failure to compile it is a bug in this file.
     match graph.compile() {

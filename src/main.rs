@@ -14,7 +14,11 @@ use futures::StreamExt;
 use lemmings_graph::{EventData, InMemorySaver, RunConfig, RunInput, StreamMode};
 
 #[derive(Parser, Debug)]
-#[command(name = "lemmings", version, about = "A LangGraph-style agent runtime and multi-model coding agent")]
+#[command(
+    name = "lemmings",
+    version,
+    about = "A LangGraph-style agent runtime and multi-model coding agent"
+)]
 #[command(after_help = "Exit codes: 0 success, 1 the run failed, 2 usage error.")]
 struct Cli {
     #[command(subcommand)]
@@ -52,10 +56,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Graph { format } => {
             let graph = demo::graph();
-            print!("{}", match format {
-                Format::Mermaid => graph.draw_mermaid(),
-                Format::Dot => graph.draw_dot(),
-            });
+            print!(
+                "{}",
+                match format {
+                    Format::Mermaid => graph.draw_mermaid(),
+                    Format::Dot => graph.draw_dot(),
+                }
+            );
             Ok(())
         }
         Command::Demo { topic } => run_demo(topic),
@@ -70,24 +77,42 @@ fn main() -> ExitCode {
 }
 
 fn run_demo(topic: String) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(async {
         let graph = demo::graph().with_checkpointer(Arc::new(InMemorySaver::new()));
         let config = RunConfig::thread("demo");
         let input = demo::DraftUpdate::default().topic(topic);
-        let mut events = graph.stream(RunInput::New(input), &config, [StreamMode::Updates, StreamMode::Checkpoints]);
+        let mut events = graph.stream(
+            RunInput::New(input),
+            &config,
+            [StreamMode::Updates, StreamMode::Checkpoints],
+        );
         while let Some(event) = events.next().await {
             match event.data {
-                EventData::Update { node, update, .. } => println!("step {}: {node} wrote {}", event.step, update.to_json()),
+                EventData::Update { node, update, .. } => {
+                    println!("step {}: {node} wrote {}", event.step, update.to_json())
+                }
                 EventData::Checkpoint(checkpoint) => {
-                    println!("step {}: checkpoint ({}), next: [{}]", event.step, checkpoint.source, checkpoint.next.join(", "))
+                    println!(
+                        "step {}: checkpoint ({}), next: [{}]",
+                        event.step,
+                        checkpoint.source,
+                        checkpoint.next.join(", ")
+                    )
                 }
                 _ => {}
             }
         }
         let output = events.finish().await.context("the demo run failed")?;
         println!("done: {}", output.value.text);
-        println!("rounds: {}, background notes: {}", output.value.rounds, output.value.notes.len());
+        println!(
+            "rounds: {}, background notes: {}",
+            output.value.rounds,
+            output.value.notes.len()
+        );
         Ok(())
     })
 }

@@ -525,9 +525,10 @@ impl Drawing {
                         });
                     }
                 }
-                // Without a path map the router may return any node (LangGraph draws the same).
+                // Without a path map the router may return any other node or END (LangGraph
+                // draws the same, leaving out the source itself).
                 None => {
-                    for node in nodes {
+                    for node in nodes.iter().filter(|n| *n.name != *branch.source) {
                         draw_edges.push(DrawEdge {
                             from: branch.source.clone(),
                             to: node.name.to_string(),

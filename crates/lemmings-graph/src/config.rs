@@ -52,7 +52,9 @@ pub struct RunConfig {
     pub interrupt_after: Vec<String>,
     /// Scalar metadata copied into every checkpoint of the run.
     pub metadata: serde_json::Map<String, serde_json::Value>,
-    /// Cancels the run when triggered.
+    /// Cancels the run when triggered. A cancelled token stays cancelled: continue the thread
+    /// with a config holding a fresh token (`RunConfig { cancel: CancellationToken::new(), ..}`
+    /// or a new `RunConfig`).
     pub cancel: CancellationToken,
     /// What to do with background tasks when the main path is done.
     pub background: BackgroundPolicy,

@@ -52,17 +52,32 @@ impl Drawing {
     }
 }
 
-/// Mermaid ids cannot hold every character a node name can; quote-free ids keep it readable.
+/// A Mermaid id for a node name: ASCII letters, digits and `-` stay, `_` doubles, anything else
+/// becomes `_xHEX_`, so distinct names never share an id; `end` (a Mermaid keyword) is renamed.
 fn mermaid_id(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
+    if name == START || name == END {
+        return name.to_owned();
+    }
+    let mut id = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' => id.push(c),
+            '_' => id.push_str("__"),
+            other => {
+                let _ = write!(id, "_x{:x}_", u32::from(other));
             }
-        })
-        .collect()
+        }
+    }
+    if id.eq_ignore_ascii_case("end") {
+        format!("_{id}")
+    } else {
+        id
+    }
+}
+
+/// A node label inside Mermaid's `("...")`: quotes become the `#quot;` entity.
+fn mermaid_label(name: &str) -> String {
+    name.replace('"', "#quot;")
 }
 
 pub(crate) fn mermaid(drawing: &Drawing) -> String {
@@ -81,7 +96,7 @@ pub(crate) fn mermaid(drawing: &Drawing) -> String {
         if id == *node && note.is_empty() {
             let _ = writeln!(out, "\t{id}({node})");
         } else {
-            let _ = writeln!(out, "\t{id}(\"{node}{note}\")");
+            let _ = writeln!(out, "\t{id}(\"{}{note}\")", mermaid_label(node));
         }
     }
     if drawing.uses_end(&edges) {

@@ -87,6 +87,18 @@ fn input_hash<S: State>(input: &NodeInput<S>) -> Option<String> {
     )
 }
 
+/// Runs `future`, turning a panic into a terminal error naming `what` panicked.
+async fn guarded<T>(future: impl Future<Output = Result<T, NodeError>>, what: &str) -> Result<T, NodeError> {
+    AssertUnwindSafe(future).catch_unwind().await.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string payload".to_owned());
+        Err(NodeError::msg(format!("{what} panicked: {message}")))
+    })
+}
+
 pub(crate) async fn run_task<S: State>(
     topo: Arc<Topology<S>>,
     node: usize,
@@ -139,19 +151,11 @@ pub(crate) async fn run_task<S: State>(
             seed.background,
         );
         // A panicking node fails its task like an error instead of unwinding through the run:
-        // the checkpoint stays valid and siblings' results are saved.
-        let call = AssertUnwindSafe(def.body.call(input.clone(), ctx.clone()))
-            .catch_unwind()
-            .map(|result| {
-                result.unwrap_or_else(|panic| {
-                    let message = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "a non-string payload".to_owned());
-                    Err(NodeError::msg(format!("the node panicked: {message}")))
-                })
-            });
+        // the checkpoint stays valid and siblings' results are saved. The body is called inside
+        // the guarded future, so a panic before it returns its future is caught too.
+        let body = Arc::clone(&def.body);
+        let (node_input, node_ctx) = (input.clone(), ctx.clone());
+        let call = guarded(async move { body.call(node_input, node_ctx).await }, "the node");
         let result = match def.options.timeout {
             Some(limit) => tokio::time::timeout(limit, call)
                 .await
@@ -200,9 +204,16 @@ pub(crate) async fn run_task<S: State>(
                 (NodeInput::Packet(_), Some(snapshot)) => Arc::clone(snapshot),
                 (NodeInput::Packet(_), None) => Arc::new(S::default()),
             };
-            return match handler(state, error).await {
+            let handler = Arc::clone(handler);
+            let original = error.to_string();
+            return match guarded(async move { handler(state, error).await }, "the error handler").await {
                 Ok(command) => TaskOutcome::Done(Done::from_command(command, true)),
-                Err(error) => TaskOutcome::Failed(failure(error, attempt)),
+                Err(handler_error) => TaskOutcome::Failed(failure(
+                    NodeError::msg(format!(
+                        "its error handler failed: {handler_error} (handling: {original})"
+                    )),
+                    attempt,
+                )),
             };
         }
         return TaskOutcome::Failed(failure(error, attempt));

@@ -64,6 +64,7 @@ impl<S: State> Loop<S> {
         self.background.spawned += 1;
         let identity = TaskIdentity::new(self.head.id, self.step, path.clone());
         let id = identity.id(&self.scope.ns);
+        let (step, checkpoint) = (self.step, self.head.id);
         let packet = match &input {
             NodeInput::Packet(packet) => Some(packet.clone()),
             NodeInput::State(_) => None,
@@ -73,6 +74,8 @@ impl<S: State> Loop<S> {
             packet,
             path: path.clone(),
             id,
+            step,
+            checkpoint,
         });
         self.start_background(node, input, path, Arc::new(identity));
     }
@@ -124,7 +127,7 @@ impl<S: State> Loop<S> {
                 Some(packet) => NodeInput::Packet(packet.clone()),
                 None => NodeInput::State(Arc::clone(&self.state)),
             };
-            let identity = Arc::new(TaskIdentity::new(None, self.step, spec.path.clone()));
+            let identity = Arc::new(TaskIdentity::new(spec.checkpoint, spec.step, spec.path.clone()));
             self.start_background(spec.node, input, spec.path, identity);
         }
     }
@@ -176,11 +179,13 @@ impl<S: State> Loop<S> {
                         });
                     if self.scope.sink.wants(StreamMode::Updates) {
                         let update = done.update.clone();
-                        self.scope.sink.emit(StreamMode::Updates, self.step, || EventData::Update {
-                            node: name.clone(),
-                            update: crate::stream::Payload::serializable(update),
-                            cached: false,
-                        });
+                        self.scope
+                            .sink
+                            .emit(StreamMode::Updates, self.step, || EventData::Update {
+                                node: name.clone(),
+                                update: crate::stream::Payload::serializable(update),
+                                cached: false,
+                            });
                     }
                     let encoded = if saving {
                         let writes =

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::checkpoint::TaskId;
+use crate::checkpoint::{CheckpointId, TaskId};
 use crate::command::Packet;
 use crate::compile::Topology;
 use crate::state::{State, Update};
@@ -35,6 +35,9 @@ pub(crate) struct BackgroundSpec {
     pub(crate) packet: Option<Packet>,
     pub(crate) path: String,
     pub(crate) id: TaskId,
+    /// Where it started: a restarted task keeps its step, id and idempotency keys.
+    pub(crate) step: i64,
+    pub(crate) checkpoint: Option<CheckpointId>,
 }
 
 pub(crate) struct Control<S: State> {
@@ -147,6 +150,9 @@ struct BackgroundJson {
     arg: Option<Box<RawValue>>,
     path: String,
     id: TaskId,
+    step: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    checkpoint: Option<CheckpointId>,
 }
 
 fn raw(bytes: &[u8]) -> Result<Box<RawValue>, String> {
@@ -220,6 +226,8 @@ impl<S: State> Control<S> {
                         arg,
                         path: spec.path.clone(),
                         id: spec.id,
+                        step: spec.step,
+                        checkpoint: spec.checkpoint,
                     })
                 })
                 .collect::<Result<_, String>>()?,
@@ -302,6 +310,8 @@ impl<S: State> Control<S> {
                         packet: b.arg.as_deref().map(packet),
                         path: b.path.clone(),
                         id: b.id,
+                        step: b.step,
+                        checkpoint: b.checkpoint,
                     })
                 })
                 .collect::<Result<_, String>>()?,

@@ -52,6 +52,9 @@ impl<S: State> Loop<S> {
                 ));
             }
         }
+        for spec in &self.control.background {
+            identities.push((self.topo.name_of(spec.node).to_owned(), spec.path.clone(), spec.id));
+        }
         let mut done: Vec<(String, String, S::Update)> = Vec::new();
         let mut conflict = None;
         for (name, path, id) in identities {

@@ -256,7 +256,14 @@ impl<S: State> Loop<S> {
                     }
                 }
             }
-            Input::Continue => self.resume_existing(None, replay).await,
+            Input::Continue => {
+                if self.scope.checkpointer.is_none() {
+                    return Err(GraphError::usage(
+                        "continuing a thread needs a checkpointer: compile the graph with .with_checkpointer(...) and run it with a thread id",
+                    ));
+                }
+                self.resume_existing(None, replay).await
+            }
             Input::Resume(resume) => {
                 if self.scope.checkpointer.is_none() {
                     return Err(GraphError::usage(
@@ -460,6 +467,12 @@ impl<S: State> Loop<S> {
         if names.is_empty() && self.control.triggers.is_empty() && self.control.sends.is_empty() {
             names.extend(self.control.deferred.iter().map(|n| self.topo.name_of(*n).to_owned()));
         }
+        // Unfinished background tasks run again when the thread continues.
+        for spec in &self.control.background {
+            if !(skip_done && self.pending.get(&spec.id).is_some_and(TaskRecord::done)) {
+                names.push(self.topo.name_of(spec.node).to_owned());
+            }
+        }
         names.sort();
         names
     }
@@ -509,6 +522,25 @@ impl<S: State> Loop<S> {
     async fn apply_input_command(&mut self, command: Command<S>) -> Result<(), GraphError> {
         if command.parent.is_some() {
             return Err(GraphError::usage("a run's input command cannot target a parent graph"));
+        }
+        // Refuse a bad goto before saving it: a saved command is applied again on every
+        // continue, so a bad one would stick to the thread.
+        for goto in &command.goto {
+            let (name, is_send) = match goto {
+                crate::command::Goto::Node(name) => (name.as_ref(), false),
+                crate::command::Goto::Send(send) => (send.node(), true),
+            };
+            if name == crate::END && is_send {
+                return Err(GraphError::usage(
+                    "the input command sends a packet to END; send it to a node",
+                ));
+            }
+            if name != crate::END && self.topo.node_index(name).is_none() {
+                return Err(GraphError::usage(format!(
+                    "the input command goes to `{name}`, which is not a node of graph `{}`",
+                    self.topo.name
+                )));
+            }
         }
         let mut update = command.update;
         update.prepare();

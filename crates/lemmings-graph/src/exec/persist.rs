@@ -292,7 +292,10 @@ impl<S: State> Loop<S> {
                 // Queued task writes join this checkpoint's transaction in the writer.
                 _ => {
                     let wait = self.scope.durability == Durability::Sync;
-                    self.writer.put(put, parent_writes, wait).await.map_err(|e| self.store_error(e))?;
+                    self.writer
+                        .put(put, parent_writes, wait)
+                        .await
+                        .map_err(|e| self.store_error(e))?;
                     self.writer_queued = !wait;
                 }
             }
@@ -428,7 +431,10 @@ impl<S: State> Loop<S> {
             && let Some(head) = self.head.id
         {
             let writes = std::mem::take(&mut self.step_writes);
-            self.writer.put_writes(head, writes).await.map_err(|e| self.store_error(e))?;
+            self.writer
+                .put_writes(head, writes)
+                .await
+                .map_err(|e| self.store_error(e))?;
         }
         self.writer.flush().await.map_err(|e| self.store_error(e))
     }
