@@ -211,9 +211,14 @@ impl<S: State, I, O> CompiledGraph<S, I, O> {
         Ok(inspector)
     }
 
-    /// The state of a thread at its latest checkpoint, or at `config.checkpoint_id`.
-    pub async fn get_state(&self, config: &RunConfig) -> Result<StateSnapshot<S>, GraphError> {
-        let (store, thread) = self.thread_of(config, "get_state")?;
+    /// The thread's checkpoint at `config.checkpoint_id` (an error if it has none) or its latest
+    /// (`None` for a thread with no checkpoint), with the store it came from.
+    async fn load(
+        &self,
+        config: &RunConfig,
+        what: &str,
+    ) -> Result<(&Arc<dyn Checkpointer>, Option<CheckpointTuple>), GraphError> {
+        let (store, thread) = self.thread_of(config, what)?;
         let tuple = store
             .get(thread, "", config.checkpoint_id)
             .await
@@ -221,13 +226,19 @@ impl<S: State, I, O> CompiledGraph<S, I, O> {
                 thread_id: config.thread_id.clone(),
                 source,
             })?;
-        if let (None, Some(id)) = (&tuple, config.checkpoint_id) {
-            return Err(GraphError::CheckpointNotFound {
+        match (tuple, config.checkpoint_id) {
+            (None, Some(checkpoint_id)) => Err(GraphError::CheckpointNotFound {
                 thread_id: thread.to_owned(),
                 ns: String::new(),
-                checkpoint_id: id,
-            });
+                checkpoint_id,
+            }),
+            (tuple, _) => Ok((store, tuple)),
         }
+    }
+
+    /// The state of a thread at its latest checkpoint, or at `config.checkpoint_id`.
+    pub async fn get_state(&self, config: &RunConfig) -> Result<StateSnapshot<S>, GraphError> {
+        let (_, tuple) = self.load(config, "get_state").await?;
         let meta = tuple.as_ref().map(|t| t.checkpoint.clone());
         let inspector = self.inspector(config, tuple)?;
         Ok(inspector.snapshot(meta, config.checkpoint_id.is_none()))
@@ -265,21 +276,7 @@ impl<S: State, I, O> CompiledGraph<S, I, O> {
         update: S::Update,
         as_node: Option<&str>,
     ) -> Result<CheckpointId, GraphError> {
-        let (store, thread) = self.thread_of(config, "update_state")?;
-        let tuple = store
-            .get(thread, "", config.checkpoint_id)
-            .await
-            .map_err(|source| GraphError::Checkpointer {
-                thread_id: config.thread_id.clone(),
-                source,
-            })?;
-        if let (None, Some(id)) = (&tuple, config.checkpoint_id) {
-            return Err(GraphError::CheckpointNotFound {
-                thread_id: thread.to_owned(),
-                ns: String::new(),
-                checkpoint_id: id,
-            });
-        }
+        let (store, tuple) = self.load(config, "update_state").await?;
         let mut inspector = self.inspector(config, tuple)?;
         let put = inspector.update_as(update, as_node)?;
         let id = put.checkpoint.id;

@@ -298,12 +298,12 @@ impl<S: State> Loop<S> {
         let mut running = FuturesUnordered::new();
         for task in tasks {
             let path = task.identity.path.clone();
+            // Task ids cost a hash; they are needed only when there are saved records to match.
             let record = if self.pending.is_empty() {
                 None
             } else {
                 self.pending.get(&task.identity.id(&self.scope.ns))
             };
-            let task_id = task.identity.id(&self.scope.ns);
             let (answers, resuming) = match record {
                 Some(record) if record.done() => {
                     let (update, goto) = record
@@ -332,18 +332,27 @@ impl<S: State> Loop<S> {
                         interrupts.extend(pending);
                         continue;
                     }
-                    (self.resume_list(task_id), !pending.is_empty())
+                    (self.resume_list(task.identity.id(&self.scope.ns)), !pending.is_empty())
                 }
                 None => (Vec::new(), false),
             };
             match task.input {
                 TaskInput::Start(start) => {
+                    // The START task has no body; its writes are the input, saved like any task's.
                     let done = self.start_task(start)?;
+                    let mut encoded = None;
+                    if saving {
+                        let id = task.identity.id(&self.scope.ns);
+                        let writes = encode_writes::<S>(id, &path, crate::START, &done.update, &done.goto)
+                            .map_err(|e| GraphError::usage(format!("the run input does not serialize: {e}")))?;
+                        encoded = Some(self.channel_blobs(&writes));
+                        self.step_writes.push(writes);
+                    }
                     finished.push(Finished {
                         path,
                         node: None,
                         done,
-                        encoded: None,
+                        encoded,
                     });
                 }
                 TaskInput::Node(input) => {
@@ -359,17 +368,6 @@ impl<S: State> Loop<S> {
                     let identity = Arc::clone(&task.identity);
                     running.push(async move { (node, identity, run_task(topo, node, input, seed).await) });
                 }
-            }
-        }
-        // The START task has no body; its writes are the input, saved like any task's.
-        for entry in finished.iter_mut().filter(|f| f.node.is_none() && f.encoded.is_none()) {
-            if saving {
-                let id = crate::context::TaskIdentity::new(self.head.id, self.step, START_PATH.to_owned())
-                    .id(&self.scope.ns);
-                let writes = encode_writes::<S>(id, START_PATH, crate::START, &entry.done.update, &entry.done.goto)
-                    .map_err(|e| GraphError::usage(format!("the run input does not serialize: {e}")))?;
-                entry.encoded = Some(self.channel_blobs(&writes));
-                self.step_writes.push(writes);
             }
         }
         let cancel = self.scope.cancel.clone();
