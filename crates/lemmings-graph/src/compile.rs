@@ -12,7 +12,7 @@ use crate::builder::{Router, StateGraph};
 use crate::cache::Cache;
 use crate::checkpoint::Checkpointer;
 use crate::command::{END, START};
-use crate::draw::{DrawEdge, Drawing, EdgeKind};
+use crate::draw::{DrawEdge, Drawing};
 use crate::node::NodeDef;
 use crate::state::State;
 
@@ -486,88 +486,4 @@ fn unreachable(drawing: &Drawing) -> Vec<String> {
         .filter(|n| !reached.contains(n.as_str()))
         .cloned()
         .collect()
-}
-
-impl Drawing {
-    fn from_builder<S: State>(
-        name: &str,
-        nodes: &[NodeDef<S>],
-        edges: &[(String, String)],
-        joins: &[(Vec<String>, String)],
-        branches: &[crate::builder::BranchDef<S>],
-    ) -> Drawing {
-        let mut draw_edges = Vec::new();
-        for (from, to) in edges {
-            draw_edges.push(DrawEdge {
-                from: from.clone(),
-                to: to.clone(),
-                kind: EdgeKind::Static,
-            });
-        }
-        for (sources, to) in joins {
-            for from in sources {
-                draw_edges.push(DrawEdge {
-                    from: from.clone(),
-                    to: to.clone(),
-                    kind: EdgeKind::Join,
-                });
-            }
-        }
-        for branch in branches {
-            match &branch.path_map {
-                Some(map) => {
-                    for (key, to) in map {
-                        let label = (key != to).then(|| key.clone());
-                        draw_edges.push(DrawEdge {
-                            from: branch.source.clone(),
-                            to: to.clone(),
-                            kind: EdgeKind::Conditional(label),
-                        });
-                    }
-                }
-                // Without a path map the router may return any other node or END (LangGraph
-                // draws the same, leaving out the source itself).
-                None => {
-                    for node in nodes.iter().filter(|n| *n.name != *branch.source) {
-                        draw_edges.push(DrawEdge {
-                            from: branch.source.clone(),
-                            to: node.name.to_string(),
-                            kind: EdgeKind::Conditional(None),
-                        });
-                    }
-                    draw_edges.push(DrawEdge {
-                        from: branch.source.clone(),
-                        to: END.to_owned(),
-                        kind: EdgeKind::Conditional(None),
-                    });
-                }
-            }
-        }
-        for node in nodes {
-            for to in &node.options.destinations {
-                draw_edges.push(DrawEdge {
-                    from: node.name.to_string(),
-                    to: to.clone(),
-                    kind: EdgeKind::Conditional(None),
-                });
-            }
-        }
-        let mut seen = BTreeSet::new();
-        draw_edges.retain(|e| seen.insert((e.from.clone(), e.to.clone(), e.kind.clone())));
-        Drawing {
-            name: name.to_owned(),
-            nodes: nodes.iter().map(|n| n.name.to_string()).collect(),
-            deferred: nodes
-                .iter()
-                .filter(|n| n.options.defer)
-                .map(|n| n.name.to_string())
-                .collect(),
-            background: nodes
-                .iter()
-                .filter(|n| n.options.background)
-                .map(|n| n.name.to_string())
-                .collect(),
-            edges: draw_edges,
-        }
-    }
 }

@@ -2,7 +2,12 @@
 
 use std::fmt::Write as _;
 
+use std::collections::BTreeSet;
+
+use crate::builder::BranchDef;
 use crate::command::{END, START};
+use crate::node::NodeDef;
+use crate::state::State;
 
 /// What kind of line an edge is drawn with.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -158,4 +163,89 @@ pub(crate) fn dot(drawing: &Drawing) -> String {
     }
     out.push_str("}\n");
     out
+}
+
+impl Drawing {
+    /// The drawing of a graph as built: every kind of edge, in the order added.
+    pub(crate) fn from_builder<S: State>(
+        name: &str,
+        nodes: &[NodeDef<S>],
+        edges: &[(String, String)],
+        joins: &[(Vec<String>, String)],
+        branches: &[BranchDef<S>],
+    ) -> Drawing {
+        let mut draw_edges = Vec::new();
+        for (from, to) in edges {
+            draw_edges.push(DrawEdge {
+                from: from.clone(),
+                to: to.clone(),
+                kind: EdgeKind::Static,
+            });
+        }
+        for (sources, to) in joins {
+            for from in sources {
+                draw_edges.push(DrawEdge {
+                    from: from.clone(),
+                    to: to.clone(),
+                    kind: EdgeKind::Join,
+                });
+            }
+        }
+        for branch in branches {
+            match &branch.path_map {
+                Some(map) => {
+                    for (key, to) in map {
+                        let label = (key != to).then(|| key.clone());
+                        draw_edges.push(DrawEdge {
+                            from: branch.source.clone(),
+                            to: to.clone(),
+                            kind: EdgeKind::Conditional(label),
+                        });
+                    }
+                }
+                // Without a path map the router may return any other node or END (LangGraph
+                // draws the same, leaving out the source itself).
+                None => {
+                    for node in nodes.iter().filter(|n| *n.name != *branch.source) {
+                        draw_edges.push(DrawEdge {
+                            from: branch.source.clone(),
+                            to: node.name.to_string(),
+                            kind: EdgeKind::Conditional(None),
+                        });
+                    }
+                    draw_edges.push(DrawEdge {
+                        from: branch.source.clone(),
+                        to: END.to_owned(),
+                        kind: EdgeKind::Conditional(None),
+                    });
+                }
+            }
+        }
+        for node in nodes {
+            for to in &node.options.destinations {
+                draw_edges.push(DrawEdge {
+                    from: node.name.to_string(),
+                    to: to.clone(),
+                    kind: EdgeKind::Conditional(None),
+                });
+            }
+        }
+        let mut seen = BTreeSet::new();
+        draw_edges.retain(|e| seen.insert((e.from.clone(), e.to.clone(), e.kind.clone())));
+        Drawing {
+            name: name.to_owned(),
+            nodes: nodes.iter().map(|n| n.name.to_string()).collect(),
+            deferred: nodes
+                .iter()
+                .filter(|n| n.options.defer)
+                .map(|n| n.name.to_string())
+                .collect(),
+            background: nodes
+                .iter()
+                .filter(|n| n.options.background)
+                .map(|n| n.name.to_string())
+                .collect(),
+            edges: draw_edges,
+        }
+    }
 }

@@ -8,7 +8,7 @@ use futures::FutureExt;
 
 use bytes::Bytes;
 
-use super::tasks::{TaskRecord, encode_writes};
+use super::records::{TaskRecord, encode_writes};
 use crate::cache::CacheKey;
 use crate::command::{Command, Goto, ParentCommand};
 use crate::compile::Topology;

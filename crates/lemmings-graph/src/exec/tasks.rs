@@ -1,22 +1,19 @@
 //! Tasks: preparing a superstep's tasks, running them concurrently, and the saved records that
 //! let a resumed run reuse what finished instead of running it again.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use super::Loop;
 use super::attempt::{Done, TaskOutcome, TaskSeed, run_task};
 use super::control::StartInput;
+use super::records::{ErrorJson, TaskRecord, encode_writes, json_bytes, special_writes};
 use crate::checkpoint::{TaskId, TaskWrites, special};
-use crate::command::{Goto, Packet, SendTo};
-use crate::compile::Topology;
-use crate::context::{TaskIdentity, interrupt_id};
+use crate::command::Packet;
+use crate::context::TaskIdentity;
 use crate::error::{GraphError, NodeFailure};
 use crate::interrupt::Interrupt;
 use crate::node::NodeInput;
@@ -61,169 +58,6 @@ pub(crate) enum StepEnd<S: State> {
     Complete(Vec<Finished<S>>),
     Paused(Vec<Interrupt>),
     Failed(GraphError),
-}
-
-/// A task's saved writes, read back from a checkpoint.
-#[derive(Clone, Debug)]
-pub(crate) struct TaskRecord {
-    pub(crate) node: String,
-    pub(crate) path: String,
-    pub(crate) writes: Vec<(String, Bytes)>,
-}
-
-impl From<TaskWrites> for TaskRecord {
-    fn from(writes: TaskWrites) -> Self {
-        TaskRecord {
-            node: writes.node,
-            path: writes.task_path,
-            writes: writes.writes,
-        }
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum GotoJson {
-    Node(String),
-    Send { node: String, arg: Box<RawValue> },
-}
-
-#[derive(Serialize, Deserialize)]
-struct ErrorJson {
-    message: String,
-}
-
-impl TaskRecord {
-    fn special(&self, channel: &str) -> Option<&Bytes> {
-        self.writes.iter().find(|(c, _)| c == channel).map(|(_, v)| v)
-    }
-
-    /// Whether the task finished (its writes stand; it does not run again).
-    pub(crate) fn done(&self) -> bool {
-        self.writes
-            .iter()
-            .any(|(c, _)| !special::is_special(c) || c == special::GOTO || c == special::DONE)
-    }
-
-    pub(crate) fn interrupts(&self) -> Vec<Interrupt> {
-        self.special(special::INTERRUPT)
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or_default()
-    }
-
-    /// Answers saved for this task's interrupts, by interrupt id.
-    pub(crate) fn answers(&self) -> BTreeMap<String, serde_json::Value> {
-        self.special(special::RESUME)
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or_default()
-    }
-
-    pub(crate) fn error(&self) -> Option<String> {
-        self.special(special::ERROR).map(|b| {
-            serde_json::from_slice::<ErrorJson>(b)
-                .map(|e| e.message)
-                .unwrap_or_else(|e| e.to_string())
-        })
-    }
-
-    /// The saved update and gotos.
-    pub(crate) fn decode<S: State>(&self, topo: &Topology<S>) -> Result<(S::Update, Vec<Goto>), String> {
-        let mut update = S::Update::default();
-        let mut goto = Vec::new();
-        for (channel, bytes) in &self.writes {
-            if channel == special::GOTO {
-                let gotos: Vec<GotoJson> =
-                    serde_json::from_slice(bytes).map_err(|e| format!("gotos of {}: {e}", self.node))?;
-                goto.extend(gotos.into_iter().map(|g| match g {
-                    GotoJson::Node(node) => Goto::Node(node.into()),
-                    GotoJson::Send { node, arg } => Goto::Send(SendTo {
-                        node: node.into(),
-                        arg: Packet::Stored(Bytes::copy_from_slice(arg.get().as_bytes())),
-                    }),
-                }));
-            } else if !special::is_special(channel) {
-                // A channel the state no longer has is skipped, like in checkpoints.
-                if let Some(&index) = topo.channel_index.get(channel.as_str()) {
-                    update
-                        .decode_channel(index, bytes)
-                        .map_err(|e| format!("the write of {} to `{channel}`: {e}", self.node))?;
-                }
-            }
-        }
-        Ok((update, goto))
-    }
-
-    /// The encoded writes per channel index, for deltas.
-    fn encoded<S: State>(&self, topo: &Topology<S>) -> Vec<(usize, Bytes)> {
-        self.writes
-            .iter()
-            .filter_map(|(c, b)| topo.channel_index.get(c.as_str()).map(|i| (*i, b.clone())))
-            .collect()
-    }
-}
-
-fn json_bytes(value: &impl Serialize) -> Bytes {
-    Bytes::from(
-        serde_json::to_vec(value)
-            .unwrap_or_else(|e| format!("{{\"unserializable\":{:?}}}", e.to_string()).into_bytes()),
-    )
-}
-
-/// Encodes a finished task's writes for the store: one entry per written channel, its gotos,
-/// or a marker that it finished without writing.
-pub(crate) fn encode_writes<S: State>(
-    task_id: TaskId,
-    path: &str,
-    node: &str,
-    update: &S::Update,
-    goto: &[Goto],
-) -> Result<TaskWrites, String> {
-    let specs = S::channels();
-    let mut writes: Vec<(String, Bytes)> = update
-        .encode()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|(index, bytes)| (specs[index].name.to_owned(), Bytes::from(bytes)))
-        .collect();
-    if !goto.is_empty() {
-        let gotos = goto
-            .iter()
-            .map(|g| match g {
-                Goto::Node(node) => Ok(GotoJson::Node(node.to_string())),
-                Goto::Send(send) => {
-                    let arg = send
-                        .arg
-                        .encode()
-                        .map_err(|e| format!("a packet for `{}`: {e}", send.node))?;
-                    let arg =
-                        RawValue::from_string(String::from_utf8_lossy(&arg).into_owned()).map_err(|e| e.to_string())?;
-                    Ok(GotoJson::Send {
-                        node: send.node.to_string(),
-                        arg,
-                    })
-                }
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        writes.push((special::GOTO.to_owned(), json_bytes(&gotos)));
-    }
-    if writes.is_empty() {
-        writes.push((special::DONE.to_owned(), Bytes::from_static(b"true")));
-    }
-    Ok(TaskWrites {
-        task_id,
-        task_path: path.to_owned(),
-        node: node.to_owned(),
-        writes,
-    })
-}
-
-fn special_writes(task_id: TaskId, path: &str, node: &str, writes: Vec<(&str, Bytes)>) -> TaskWrites {
-    TaskWrites {
-        task_id,
-        task_path: path.to_owned(),
-        node: node.to_owned(),
-        writes: writes.into_iter().map(|(c, b)| (c.to_owned(), b)).collect(),
-    }
 }
 
 impl<S: State> Loop<S> {
@@ -466,34 +300,6 @@ impl<S: State> Loop<S> {
         Ok(StepEnd::Complete(finished))
     }
 
-    /// A task's answers in order: the answer to its k-th interrupt is found by the k-th
-    /// interrupt's id, which is derived from the task id and k.
-    fn resume_list(&self, task_id: TaskId) -> Vec<serde_json::Value> {
-        (0..)
-            .map_while(|k| self.scope.answers.get(&interrupt_id(task_id, k)).cloned())
-            .collect()
-    }
-
-    /// A task's answers by interrupt id: its own consecutive answers, and answers to the
-    /// interrupts it last raised (a subgraph's, whose ids are the subgraph's own).
-    fn answers_of(&self, task_id: TaskId) -> BTreeMap<String, serde_json::Value> {
-        let mut answers: BTreeMap<String, serde_json::Value> = (0..)
-            .map(|k| interrupt_id(task_id, k))
-            .map_while(|id| self.scope.answers.get(&id).map(|v| (id, v.clone())))
-            .collect();
-        for interrupt in self
-            .pending
-            .get(&task_id)
-            .map(TaskRecord::interrupts)
-            .unwrap_or_default()
-        {
-            if let Some(value) = self.scope.answers.get(&interrupt.id) {
-                answers.insert(interrupt.id, value.clone());
-            }
-        }
-        answers
-    }
-
     fn start_task(&self, start: StartInput<S>) -> Result<Done<S>, GraphError> {
         let update = match start {
             StartInput::Update(mut update) => {
@@ -602,92 +408,5 @@ impl<S: State> Loop<S> {
             thread_id: self.scope.thread(),
             hint: "the last saved checkpoint is intact; continue the thread to resume",
         }
-    }
-
-    /// Attaches answers to the interrupts of the loaded checkpoint and saves them, so a crash
-    /// after this point does not lose them. Answers saved by earlier resumes count too.
-    pub(super) async fn attach_answers(&mut self, resume: Option<crate::interrupt::Resume>) -> Result<(), GraphError> {
-        let mut known: BTreeMap<String, serde_json::Value> = (*self.scope.answers).clone();
-        let mut ids: Vec<TaskId> = self.pending.keys().copied().collect();
-        ids.sort();
-        for id in &ids {
-            known.extend(self.pending[id].answers());
-        }
-        let unanswered: Vec<(TaskId, Interrupt)> = ids
-            .iter()
-            .flat_map(|id| self.pending[id].interrupts().into_iter().map(move |i| (*id, i)))
-            .filter(|(_, i)| !known.contains_key(&i.id))
-            .collect();
-        let new: BTreeMap<String, serde_json::Value> = match resume {
-            None => BTreeMap::new(),
-            Some(crate::interrupt::Resume::Value(value)) => match unanswered.as_slice() {
-                [(_, only)] => [(only.id.clone(), value)].into(),
-                [] => {
-                    return Err(GraphError::usage(format!(
-                        "thread {} has no pending interrupt to resume",
-                        self.thread().unwrap_or_default()
-                    )));
-                }
-                several => {
-                    let ids: Vec<&str> = several.iter().map(|(_, i)| i.id.as_str()).collect();
-                    return Err(GraphError::usage(format!(
-                        "thread {} has {} pending interrupts ({}); answer them by id with Resume::by_id",
-                        self.thread().unwrap_or_default(),
-                        ids.len(),
-                        ids.join(", ")
-                    )));
-                }
-            },
-            Some(crate::interrupt::Resume::ById(answers)) => {
-                // Ids not pending here may be a subgraph's own; the root knows every pending
-                // interrupt (subgraph ones included), so the check is made there.
-                if self.scope.ns.is_empty() {
-                    let pending: Vec<&str> = unanswered.iter().map(|(_, i)| i.id.as_str()).collect();
-                    if let Some(unknown) = answers.keys().find(|id| !pending.contains(&id.as_str())) {
-                        return Err(GraphError::usage(format!(
-                            "thread {} has no pending interrupt {unknown}; pending: {}",
-                            self.thread().unwrap_or_default(),
-                            if pending.is_empty() {
-                                "none".to_owned()
-                            } else {
-                                pending.join(", ")
-                            }
-                        )));
-                    }
-                }
-                answers
-            }
-        };
-        known.extend(new.clone());
-        Arc::make_mut(&mut self.scope).answers = Arc::new(known);
-        let mut saves = Vec::new();
-        for (task_id, interrupt) in &unanswered {
-            if new.contains_key(&interrupt.id) {
-                let record = &self.pending[task_id];
-                let answers = self.answers_of(*task_id);
-                saves.push(special_writes(
-                    *task_id,
-                    &record.path,
-                    &record.node,
-                    vec![(special::RESUME, json_bytes(&answers))],
-                ));
-            }
-        }
-        saves.dedup_by_key(|w| w.task_id);
-        if let (Some(store), Some(thread), Some(head), false) = (
-            &self.scope.checkpointer,
-            &self.scope.thread_id,
-            self.head.id,
-            saves.is_empty(),
-        ) {
-            store
-                .put_writes(thread, &self.scope.ns, head, saves)
-                .await
-                .map_err(|source| GraphError::Checkpointer {
-                    thread_id: self.scope.thread(),
-                    source,
-                })?;
-        }
-        Ok(())
     }
 }

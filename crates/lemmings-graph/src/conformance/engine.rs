@@ -1,0 +1,131 @@
+//! Conformance checks that run real graphs on the store: what the executor needs from it
+//! (deltas, pending writes, resume, history, interrupts, subgraph namespaces), compared with the
+//! in-memory saver.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::checkpoint::{Checkpointer, ListOptions};
+use crate::{Command, Ctx, Durability, InMemorySaver, NodeError, Resume, RunConfig, START, StateGraph};
+
+#[derive(crate::State, Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[state(update = TrailUpdate)]
+struct Trail {
+    #[reducer(append)]
+    log: Vec<String>,
+    x: i64,
+}
+
+fn trail(items: &[&str]) -> TrailUpdate {
+    TrailUpdate::default().log(items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+}
+
+/// Runs the same scenario on `store` and on an [`InMemorySaver`] and compares the snapshots.
+pub(super) async fn engine_chain_resume_and_history(store: Arc<dyn Checkpointer>) {
+    for durability in [Durability::Sync, Durability::Async, Durability::Exit] {
+        let reference = chain_failure_and_resume(Arc::new(InMemorySaver::new()), durability).await;
+        let observed = chain_failure_and_resume(Arc::clone(&store), durability).await;
+        assert_eq!(
+            observed, reference,
+            "durability {durability:?}: the store must behave like the in-memory saver"
+        );
+    }
+}
+
+/// A chain of 30 appends whose node 20 fails once: what a run needs from a store (deltas,
+/// pending writes, resume, history).
+async fn chain_failure_and_resume(
+    store: Arc<dyn Checkpointer>,
+    durability: Durability,
+) -> (Vec<String>, usize, Vec<String>, usize) {
+    static THREADS: AtomicUsize = AtomicUsize::new(0);
+    let thread = format!("chain-{}", THREADS.fetch_add(1, Ordering::Relaxed));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let mut graph = StateGraph::<Trail>::named("conformance");
+    for i in 0..30 {
+        let runs = Arc::clone(&runs);
+        let node = format!("n{i:02}");
+        graph.add_node(node.clone(), move |_state: Arc<Trail>, ctx: Ctx| {
+            let attempt = runs.fetch_add(1, Ordering::SeqCst);
+            let fail = ctx.node() == "n20" && attempt == 20;
+            async move {
+                if fail {
+                    return Err(NodeError::msg("planned failure"));
+                }
+                Ok(Command::new().update(trail(&[ctx.node()])))
+            }
+        });
+        if i == 0 {
+            graph.add_edge(START, node);
+        } else {
+            graph.add_edge(format!("n{:02}", i - 1), node);
+        }
+    }
+    let graph = graph
+        .compile()
+        .expect("the conformance graph compiles")
+        .with_checkpointer(store);
+    let config = RunConfig::thread(thread).durability(durability);
+    let error = graph
+        .invoke(TrailUpdate::default(), &config)
+        .await
+        .expect_err("node n20 fails once");
+    assert!(error.to_string().contains("planned failure"), "{error}");
+    let paused = graph.get_state(&config).await.expect("get_state after a failure");
+    assert_eq!(paused.next, ["n20"], "after the failure the failed node is next");
+    let done = graph.continue_run(&config).await.expect("resume completes");
+    let history = graph
+        .get_state_history(&config, &ListOptions::default())
+        .await
+        .expect("history");
+    let sources: Vec<String> = history.iter().map(|s| format!("{:?}@{}", s.source, s.step)).collect();
+    (done.value.log, runs.load(Ordering::SeqCst), sources, history.len())
+}
+
+pub(super) async fn engine_interrupt_and_subgraph(store: Arc<dyn Checkpointer>) {
+    let reference = interrupt_in_subgraph(Arc::new(InMemorySaver::new())).await;
+    let observed = interrupt_in_subgraph(store).await;
+    assert_eq!(observed, reference, "the store must behave like the in-memory saver");
+}
+
+async fn interrupt_in_subgraph(store: Arc<dyn Checkpointer>) -> (Vec<String>, usize, usize) {
+    let s1_runs = Arc::new(AtomicUsize::new(0));
+    let mut child = StateGraph::<Trail>::named("child");
+    let runs = Arc::clone(&s1_runs);
+    child.add_node("s1", move |_state: Arc<Trail>, _ctx: Ctx| {
+        runs.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, NodeError>(trail(&["s1"])) }
+    });
+    child.add_node("s2", |_state: Arc<Trail>, ctx: Ctx| async move {
+        let answer: String = ctx.interrupt("continue?")?;
+        Ok(trail(&[&format!("s2:{answer}")]))
+    });
+    child.add_edge(START, "s1").add_edge("s1", "s2");
+    let child = child.compile().expect("child compiles");
+    let mut parent = StateGraph::<Trail>::named("parent");
+    parent.add_node("pre", |_state: Arc<Trail>, _ctx: Ctx| async {
+        Ok::<_, NodeError>(trail(&["pre"]))
+    });
+    parent.add_subgraph("child", child);
+    parent.add_edge(START, "pre").add_edge("pre", "child");
+    let parent = parent
+        .compile()
+        .expect("parent compiles")
+        .with_checkpointer(Arc::clone(&store));
+    let config = RunConfig::thread("subgraph");
+    let paused = parent
+        .invoke(TrailUpdate::default(), &config)
+        .await
+        .expect("first run pauses");
+    assert_eq!(paused.interrupts.len(), 1, "the subgraph's interrupt pauses the parent");
+    let done = parent
+        .resume(Resume::value("ok"), &config)
+        .await
+        .expect("resume completes");
+    let root_history = store
+        .list("subgraph", "", &ListOptions::default())
+        .await
+        .expect("list")
+        .len();
+    (done.value.log, s1_runs.load(Ordering::SeqCst), root_history)
+}
