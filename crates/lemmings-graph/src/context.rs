@@ -160,9 +160,10 @@ impl Ctx {
         self.inner.stop - self.inner.task.step
     }
 
-    /// Whether this is the last superstep the recursion limit allows.
+    /// Whether the recursion limit leaves at most one more superstep after this one, so a loop
+    /// should wrap up now (LangGraph's `IsLastStep`: `remaining_steps() <= 1`).
     pub fn is_last_step(&self) -> bool {
-        self.remaining_steps() <= 0
+        self.remaining_steps() <= 1
     }
 
     /// A key for the `index`-th side effect of this task: the same on every attempt and after a

@@ -2,8 +2,10 @@
 
 mod common;
 mod compile_draw;
+mod context;
 mod engine;
 mod property;
 mod scenarios_a;
 mod scenarios_b;
 mod smoke;
+mod subgraphs;
