@@ -16,7 +16,7 @@ use crate::compile::CompiledGraph;
 use crate::config::{Durability, RunConfig};
 use crate::context::Scope;
 use crate::error::GraphError;
-use crate::exec::{Input, Loop};
+use crate::exec::{Input, LeaseGuard, Loop};
 use crate::interrupt::{Interrupt, Resume};
 use crate::state::{FromState, State};
 use crate::stream::{Event, Sink, StreamModes};
@@ -276,17 +276,27 @@ impl<S: State, I, O> CompiledGraph<S, I, O> {
         update: S::Update,
         as_node: Option<&str>,
     ) -> Result<CheckpointId, GraphError> {
-        let (store, tuple) = self.load(config, "update_state").await?;
-        let mut inspector = self.inspector(config, tuple)?;
-        let put = inspector.update_as(update, as_node)?;
-        let id = put.checkpoint.id;
-        store
-            .put(put, Vec::new())
-            .await
-            .map_err(|source| GraphError::Checkpointer {
-                thread_id: config.thread_id.clone(),
-                source,
-            })?;
+        let (store, _) = self.thread_of(config, "update_state")?;
+        let lease = LeaseGuard::acquire(Some(store), config.thread_id.as_deref()).await?;
+        let result = async {
+            let (store, tuple) = self.load(config, "update_state").await?;
+            let mut inspector = self.inspector(config, tuple)?;
+            let put = inspector.update_as(update, as_node)?;
+            let id = put.checkpoint.id;
+            store
+                .put(put, Vec::new())
+                .await
+                .map_err(|source| GraphError::Checkpointer {
+                    thread_id: config.thread_id.clone(),
+                    source,
+                })?;
+            Ok(id)
+        }
+        .await;
+        // Released on every path, so a refused update does not leave the thread locked.
+        let released = lease.release().await;
+        let id = result?;
+        released?;
         Ok(id)
     }
 }

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::cache::Cache;
-use crate::checkpoint::{CheckpointId, Checkpointer, TaskId};
+use crate::checkpoint::{CheckpointError, CheckpointId, Checkpointer, EffectRecord, TaskId};
 use crate::config::{BackgroundPolicy, Durability};
 use crate::error::NodeError;
 use crate::interrupt::Interrupt;
@@ -84,6 +84,37 @@ pub(crate) struct CtxInner {
     pub(crate) resuming: bool,
     pub(crate) background: bool,
     interrupts: Mutex<InterruptLog>,
+    effects: Effects,
+}
+
+/// The side effects a task completed, by idempotency key: shared by its attempts (a retry sees
+/// what an earlier attempt applied) and saved with its writes.
+pub(crate) type Effects = Arc<Mutex<BTreeMap<String, serde_json::Value>>>;
+
+/// What the effects ledger knows about one of a task's side effects.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum EffectStatus {
+    /// Never started (or the store keeps no ledger).
+    New,
+    /// Started ([`Ctx::begin_effect`]) but its result was never saved: the run died in between,
+    /// so the effect may or may not have been applied.
+    Ambiguous {
+        /// What the effect was said to do.
+        description: String,
+    },
+    /// Applied; its recorded result.
+    Applied(serde_json::Value),
+}
+
+/// What [`Ctx::effect`] tells the code that applies an effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EffectAttempt {
+    /// The idempotency key: the same on every attempt and after a resume.
+    pub key: String,
+    /// An earlier run started this effect and died before saving its result: check whether it
+    /// was applied (using the key) before applying it again.
+    pub ambiguous: bool,
 }
 
 /// The handle a node gets beside its input.
@@ -103,6 +134,7 @@ impl Ctx {
         resume: Vec<serde_json::Value>,
         resuming: bool,
         background: bool,
+        effects: Effects,
     ) -> Ctx {
         Ctx {
             inner: Arc::new(CtxInner {
@@ -115,6 +147,7 @@ impl Ctx {
                 resuming,
                 background,
                 interrupts: Mutex::new(InterruptLog::default()),
+                effects,
             }),
         }
     }
@@ -176,6 +209,88 @@ impl Ctx {
             self.step(),
             self.task_id()
         )
+    }
+
+    /// What the effects ledger knows about this task's side effect number `index`.
+    pub async fn effect_status(&self, index: u32) -> Result<EffectStatus, NodeError> {
+        let key = self.idempotency_key(index);
+        if let Some(result) = self.inner.effects.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(EffectStatus::Applied(result.clone()));
+        }
+        let scope = &self.inner.scope;
+        let (Some(store), Some(thread)) = (&scope.checkpointer, &scope.thread_id) else {
+            return Ok(EffectStatus::New);
+        };
+        let record = store.effect(thread, &key).await.map_err(store_error)?;
+        Ok(match record {
+            None => EffectStatus::New,
+            Some(EffectRecord::Intent { description }) => EffectStatus::Ambiguous { description },
+            Some(EffectRecord::Applied { result }) => EffectStatus::Applied(result),
+        })
+    }
+
+    /// Records, committed now, that side effect `index` is about to be applied; a resume after a
+    /// crash in between then finds it [`EffectStatus::Ambiguous`] instead of unknown.
+    pub async fn begin_effect(&self, index: u32, description: &str) -> Result<(), NodeError> {
+        let scope = &self.inner.scope;
+        if let (Some(store), Some(thread)) = (&scope.checkpointer, &scope.thread_id) {
+            store
+                .record_intent(thread, &self.idempotency_key(index), description)
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    /// Records that side effect `index` was applied, with its result; saved with the task's
+    /// writes, in the same transaction.
+    pub fn complete_effect(&self, index: u32, result: impl Serialize) -> Result<(), NodeError> {
+        let result = serde_json::to_value(result).map_err(|e| {
+            NodeError::msg(format!(
+                "the result of effect {index} of node `{}` does not serialize: {e}",
+                self.node()
+            ))
+        })?;
+        self.inner
+            .effects
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(self.idempotency_key(index), result);
+        Ok(())
+    }
+
+    /// Applies side effect `index` at most once per task, across retries and resumes: returns
+    /// the recorded result if it was applied, else records the intent, runs `apply`, and records
+    /// its result. `apply` is told when an earlier run died mid-effect ([`EffectAttempt`]).
+    pub async fn effect<T, F, Fut>(&self, index: u32, description: &str, apply: F) -> Result<T, NodeError>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce(EffectAttempt) -> Fut,
+        Fut: Future<Output = Result<T, NodeError>>,
+    {
+        let status = self.effect_status(index).await?;
+        let ambiguous = match status {
+            EffectStatus::Applied(result) => {
+                return serde_json::from_value(result).map_err(|e| {
+                    NodeError::msg(format!(
+                        "the recorded result of effect {index} of node `{}` does not decode: {e}",
+                        self.node()
+                    ))
+                });
+            }
+            EffectStatus::Ambiguous { .. } => true,
+            EffectStatus::New => {
+                self.begin_effect(index, description).await?;
+                false
+            }
+        };
+        let result = apply(EffectAttempt {
+            key: self.idempotency_key(index),
+            ambiguous,
+        })
+        .await?;
+        self.complete_effect(index, &result)?;
+        Ok(result)
     }
 
     /// Pauses the run and asks `value`; returns the answer once the run is resumed with one.
@@ -282,6 +397,15 @@ impl fmt::Debug for Ctx {
             .field("thread_id", &self.thread_id())
             .field("namespace", &self.namespace())
             .finish()
+    }
+}
+
+/// A store error inside a node: retryable when the store says so.
+fn store_error(error: CheckpointError) -> NodeError {
+    if error.is_retryable() {
+        NodeError::retryable(error)
+    } else {
+        NodeError::terminal(error)
     }
 }
 

@@ -59,12 +59,13 @@ pub use builder::{BranchBuilder, NodeBuilder, StateGraph};
 pub use cache::{Cache, CacheKey, CachePolicy, InMemoryCache};
 pub use checkpoint::{
     ChannelRef, Checkpoint, CheckpointError, CheckpointErrorKind, CheckpointId, CheckpointPut, CheckpointTuple,
-    Checkpointer, InMemorySaver, ListOptions, NewBlob, Source, TaskId, TaskWrites, Timestamp, special,
+    Checkpointer, EffectRecord, InMemorySaver, Lease, ListOptions, NewBlob, PruneReport, Retention, Source, TaskId,
+    TaskWrites, ThreadSummary, Timestamp, special,
 };
 pub use command::{Command, END, Goto, Route, START, SendTo};
 pub use compile::{CompileError, CompileOptions, CompiledGraph, Problem};
 pub use config::{BackgroundPolicy, DEFAULT_RECURSION_LIMIT, Durability, RunConfig};
-pub use context::Ctx;
+pub use context::{Ctx, EffectAttempt, EffectStatus};
 pub use error::{ErrorKind, GraphError, NodeError, NodeErrorKind, NodeFailure};
 pub use interrupt::{Interrupt, Resume};
 pub use lemmings_graph_macros::State;

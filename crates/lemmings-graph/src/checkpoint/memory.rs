@@ -1,33 +1,45 @@
 //! [`InMemorySaver`]: a checkpointer in a mutex-guarded map, for tests and short-lived runs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
 use super::{
     ChannelData, CheckpointError, CheckpointErrorKind, CheckpointId, CheckpointPut, CheckpointTuple, Checkpointer,
-    ListOptions, TaskWrites, special,
+    EffectRecord, Lease, ListOptions, PruneReport, Retention, TaskWrites, ThreadSummary, special,
 };
 use crate::checkpoint::Checkpoint;
 
 /// Keeps every checkpoint in memory; nothing survives the process.
 ///
-/// Blob chains are shared `Arc` links, so a put costs only the blobs it adds.
+/// Blob chains are shared `Arc` links, so a put costs only the blobs it adds. Leases protect a
+/// thread from two runs in this process; they never expire.
 #[derive(Debug, Default)]
 pub struct InMemorySaver {
-    threads: Mutex<HashMap<String, HashMap<String, Namespace>>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    threads: HashMap<String, HashMap<String, Namespace>>,
+    /// Per thread: the last epoch handed out, and the holder while the lease is held.
+    leases: HashMap<String, (u64, Option<String>)>,
+    effects: HashMap<(String, String), EffectRecord>,
+    runs: u64,
 }
 
 #[derive(Debug, Default)]
 struct Namespace {
     checkpoints: BTreeMap<CheckpointId, Stored>,
+    /// Blobs by the checkpoint that wrote them; kept apart from checkpoints so that pruning a
+    /// checkpoint keeps the blobs later checkpoints still name as heads.
+    blobs: HashMap<(CheckpointId, String), Arc<Link>>,
 }
 
 #[derive(Debug)]
 struct Stored {
     checkpoint: Checkpoint,
-    blobs: HashMap<String, Arc<Link>>,
     writes: Vec<TaskWrites>,
 }
 
@@ -47,10 +59,10 @@ impl InMemorySaver {
         InMemorySaver::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, HashMap<String, Namespace>>> {
-        // A panic while holding the lock cannot leave the map half-updated (every mutation is a
-        // single insert after validation), so a poisoned lock is safe to reuse.
-        self.threads.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the map half-updated (every mutation is
+        // made after validation), so a poisoned lock is safe to reuse.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -75,23 +87,34 @@ fn merge_writes(saved: &mut Vec<TaskWrites>, incoming: Vec<TaskWrites>) {
     saved.sort_by(|a, b| (&a.task_path, a.task_id).cmp(&(&b.task_path, b.task_id)));
 }
 
+/// Records the effects a batch of task writes applied.
+fn record_effects(inner: &mut Inner, thread: &str, writes: &[TaskWrites]) -> Result<(), CheckpointError> {
+    for task in writes {
+        let effects = task
+            .effects()
+            .map_err(|e| invalid(format!("effects of task {}: {e}", task.task_id)))?;
+        for (key, result) in effects {
+            inner
+                .effects
+                .insert((thread.to_owned(), key), EffectRecord::Applied { result });
+        }
+    }
+    Ok(())
+}
+
 fn tuple(namespace: &Namespace, stored: &Stored) -> Result<CheckpointTuple, CheckpointError> {
     let checkpoint = &stored.checkpoint;
     let mut values = Vec::with_capacity(checkpoint.channels.len());
     for (channel, reference) in &checkpoint.channels {
-        let link = namespace
-            .checkpoints
-            .get(&reference.head)
-            .and_then(|holder| holder.blobs.get(channel))
-            .ok_or_else(|| {
-                CheckpointError::new(
-                    CheckpointErrorKind::Corrupt,
-                    format!(
-                        "checkpoint {} of thread {} names {} as the head of channel `{channel}`, which has no blob for it",
-                        checkpoint.id, checkpoint.thread_id, reference.head
-                    ),
-                )
-            })?;
+        let link = namespace.blobs.get(&(reference.head, channel.clone())).ok_or_else(|| {
+            CheckpointError::new(
+                CheckpointErrorKind::Corrupt,
+                format!(
+                    "checkpoint {} of thread {} names {} as the head of channel `{channel}`, which has no blob for it",
+                    checkpoint.id, checkpoint.thread_id, reference.head
+                ),
+            )
+        })?;
         let mut chain = Vec::new();
         let mut cursor = Some(link);
         while let Some(link) = cursor {
@@ -124,8 +147,8 @@ impl Checkpointer for InMemorySaver {
         ns: &str,
         id: Option<CheckpointId>,
     ) -> Result<Option<CheckpointTuple>, CheckpointError> {
-        let threads = self.lock();
-        let Some(namespace) = threads.get(thread_id).and_then(|t| t.get(ns)) else {
+        let inner = self.lock();
+        let Some(namespace) = inner.threads.get(thread_id).and_then(|t| t.get(ns)) else {
             return Ok(None);
         };
         let stored = match id {
@@ -137,46 +160,41 @@ impl Checkpointer for InMemorySaver {
 
     async fn put(&self, put: CheckpointPut, parent_writes: Vec<TaskWrites>) -> Result<(), CheckpointError> {
         let CheckpointPut { checkpoint, blobs } = put;
-        let mut threads = self.lock();
-        let namespace = threads
-            .entry(checkpoint.thread_id.clone())
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let thread = checkpoint.thread_id.clone();
+        let namespace = inner
+            .threads
+            .entry(thread.clone())
             .or_default()
             .entry(checkpoint.ns.clone())
             .or_default();
         // Validate everything before changing anything, so a refused put leaves no trace.
-        let mut links = HashMap::with_capacity(blobs.len());
+        let mut links = Vec::with_capacity(blobs.len());
         for blob in blobs {
             let prev = match (&blob.data, blob.prev) {
-                (ChannelData::Delta(_), Some(prev)) => Some(
-                    namespace
-                        .checkpoints
-                        .get(&prev)
-                        .and_then(|holder| holder.blobs.get(&blob.channel))
-                        .cloned()
-                        .ok_or_else(|| {
-                            invalid(format!(
-                                "delta for channel `{}` continues a chain at checkpoint {prev} of thread {}, which has no blob for it",
-                                blob.channel, checkpoint.thread_id
-                            ))
-                        })?,
-                ),
+                (ChannelData::Delta(_), Some(prev)) => {
+                    Some(namespace.blobs.get(&(prev, blob.channel.clone())).cloned().ok_or_else(|| {
+                        invalid(format!(
+                            "delta for channel `{}` continues a chain at checkpoint {prev} of thread {thread}, which has no blob for it",
+                            blob.channel
+                        ))
+                    })?)
+                }
                 _ => None,
             };
-            links.insert(blob.channel, Arc::new(Link { data: blob.data, prev }));
+            links.push((blob.channel, Arc::new(Link { data: blob.data, prev })));
         }
         for (channel, reference) in &checkpoint.channels {
             let found = if reference.head == checkpoint.id {
-                links.contains_key(channel)
+                links.iter().any(|(c, _)| c == channel)
             } else {
-                namespace
-                    .checkpoints
-                    .get(&reference.head)
-                    .is_some_and(|holder| holder.blobs.contains_key(channel))
+                namespace.blobs.contains_key(&(reference.head, channel.clone()))
             };
             if !found {
                 return Err(invalid(format!(
-                    "checkpoint {} of thread {} names {} as the head of channel `{channel}`, which has no blob for it",
-                    checkpoint.id, checkpoint.thread_id, reference.head
+                    "checkpoint {} of thread {thread} names {} as the head of channel `{channel}`, which has no blob for it",
+                    checkpoint.id, reference.head
                 )));
             }
         }
@@ -186,21 +204,27 @@ impl Checkpointer for InMemorySaver {
                 .and_then(|id| namespace.checkpoints.get_mut(&id))
                 .ok_or_else(|| {
                     invalid(format!(
-                        "pending writes for the parent of checkpoint {} of thread {}, which is not saved",
-                        checkpoint.id, checkpoint.thread_id
+                        "pending writes for the parent of checkpoint {} of thread {thread}, which is not saved",
+                        checkpoint.id
                     ))
                 })?;
-            merge_writes(&mut parent.writes, parent_writes);
+            for task in &parent_writes {
+                task.effects()
+                    .map_err(|e| invalid(format!("effects of task {}: {e}", task.task_id)))?;
+            }
+            merge_writes(&mut parent.writes, parent_writes.clone());
+        }
+        for (channel, link) in links {
+            namespace.blobs.insert((checkpoint.id, channel), link);
         }
         namespace.checkpoints.insert(
             checkpoint.id,
             Stored {
                 checkpoint,
-                blobs: links,
                 writes: Vec::new(),
             },
         );
-        Ok(())
+        record_effects(inner, &thread, &parent_writes)
     }
 
     async fn put_writes(
@@ -210,8 +234,13 @@ impl Checkpointer for InMemorySaver {
         checkpoint_id: CheckpointId,
         writes: Vec<TaskWrites>,
     ) -> Result<(), CheckpointError> {
-        let mut threads = self.lock();
-        let stored = threads
+        let mut inner = self.lock();
+        for task in &writes {
+            task.effects()
+                .map_err(|e| invalid(format!("effects of task {}: {e}", task.task_id)))?;
+        }
+        let stored = inner
+            .threads
             .get_mut(thread_id)
             .and_then(|t| t.get_mut(ns))
             .and_then(|n| n.checkpoints.get_mut(&checkpoint_id))
@@ -220,8 +249,8 @@ impl Checkpointer for InMemorySaver {
                     "pending writes for checkpoint {checkpoint_id} of thread {thread_id}, which is not saved"
                 ))
             })?;
-        merge_writes(&mut stored.writes, writes);
-        Ok(())
+        merge_writes(&mut stored.writes, writes.clone());
+        record_effects(&mut inner, thread_id, &writes)
     }
 
     async fn list(
@@ -230,8 +259,8 @@ impl Checkpointer for InMemorySaver {
         ns: &str,
         options: &ListOptions,
     ) -> Result<Vec<CheckpointTuple>, CheckpointError> {
-        let threads = self.lock();
-        let Some(namespace) = threads.get(thread_id).and_then(|t| t.get(ns)) else {
+        let inner = self.lock();
+        let Some(namespace) = inner.threads.get(thread_id).and_then(|t| t.get(ns)) else {
             return Ok(Vec::new());
         };
         namespace
@@ -245,7 +274,115 @@ impl Checkpointer for InMemorySaver {
     }
 
     async fn delete_thread(&self, thread_id: &str) -> Result<(), CheckpointError> {
-        self.lock().remove(thread_id);
+        let mut inner = self.lock();
+        inner.threads.remove(thread_id);
+        inner.effects.retain(|(thread, _), _| thread != thread_id);
+        if let Some((_, holder)) = inner.leases.get_mut(thread_id) {
+            *holder = None;
+        }
         Ok(())
+    }
+
+    async fn acquire_lease(&self, thread_id: &str) -> Result<Option<Lease>, CheckpointError> {
+        let mut inner = self.lock();
+        inner.runs += 1;
+        let run = inner.runs;
+        let (epoch, holder) = inner.leases.entry(thread_id.to_owned()).or_default();
+        if let Some(holder) = holder {
+            return Err(CheckpointError::new(
+                CheckpointErrorKind::Locked,
+                format!(
+                    "thread {thread_id} is being run by {holder} (lease epoch {epoch}); wait for that run to end or cancel it"
+                ),
+            ));
+        }
+        *epoch += 1;
+        let name = format!("run {run} in this process");
+        *holder = Some(name.clone());
+        Ok(Some(Lease {
+            thread_id: thread_id.to_owned(),
+            epoch: *epoch,
+            holder: name,
+        }))
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), CheckpointError> {
+        let mut inner = self.lock();
+        if let Some((epoch, holder)) = inner.leases.get_mut(&lease.thread_id)
+            && *epoch == lease.epoch
+        {
+            *holder = None;
+        }
+        Ok(())
+    }
+
+    async fn effect(&self, thread_id: &str, key: &str) -> Result<Option<EffectRecord>, CheckpointError> {
+        Ok(self
+            .lock()
+            .effects
+            .get(&(thread_id.to_owned(), key.to_owned()))
+            .cloned())
+    }
+
+    async fn record_intent(&self, thread_id: &str, key: &str, description: &str) -> Result<(), CheckpointError> {
+        let mut inner = self.lock();
+        let entry = inner.effects.entry((thread_id.to_owned(), key.to_owned()));
+        // An applied effect stays applied; an intent is recorded once.
+        entry.or_insert_with(|| EffectRecord::Intent {
+            description: description.to_owned(),
+        });
+        Ok(())
+    }
+
+    async fn prune(&self, thread_id: &str, retention: &Retention) -> Result<PruneReport, CheckpointError> {
+        let mut inner = self.lock();
+        let mut report = PruneReport::default();
+        let Some(namespaces) = inner.threads.get_mut(thread_id) else {
+            return Ok(report);
+        };
+        for namespace in namespaces.values_mut() {
+            let ids: Vec<CheckpointId> = namespace.checkpoints.keys().rev().copied().collect();
+            for (rank, id) in ids.iter().enumerate() {
+                let stored = &namespace.checkpoints[id];
+                if retention.deletes(rank, stored.checkpoint.created_at) {
+                    if let Some(removed) = namespace.checkpoints.remove(id) {
+                        report.checkpoints += 1;
+                        report.writes += removed.writes.iter().map(|w| w.writes.len()).sum::<usize>();
+                    }
+                }
+            }
+            // Sweep: a blob stays if a kept checkpoint names it as a head; the links before it
+            // live on through the chain's `Arc`s.
+            let heads: HashSet<(CheckpointId, String)> = namespace
+                .checkpoints
+                .values()
+                .flat_map(|s| s.checkpoint.channels.iter().map(|(c, r)| (r.head, c.clone())))
+                .collect();
+            let before = namespace.blobs.len();
+            namespace.blobs.retain(|key, _| heads.contains(key));
+            report.blobs += before - namespace.blobs.len();
+        }
+        Ok(report)
+    }
+
+    async fn list_threads(&self) -> Result<Vec<ThreadSummary>, CheckpointError> {
+        let inner = self.lock();
+        let mut threads: Vec<ThreadSummary> = inner
+            .threads
+            .iter()
+            .filter_map(|(thread, namespaces)| {
+                let root = namespaces.get("")?;
+                let latest = root.checkpoints.values().next_back()?;
+                Some(ThreadSummary {
+                    thread_id: thread.clone(),
+                    checkpoints: root.checkpoints.len(),
+                    latest: latest.checkpoint.id,
+                    step: latest.checkpoint.step,
+                    updated_at: latest.checkpoint.created_at,
+                })
+            })
+            .collect();
+        threads.sort_by(|a, b| b.latest.cmp(&a.latest));
+        Ok(threads)
     }
 }

@@ -117,8 +117,11 @@ pub mod special {
     pub const ERROR: &str = "__error__";
     /// The task is interrupted; the value is a list of interrupts.
     pub const INTERRUPT: &str = "__interrupt__";
-    /// Answers to a task's interrupts, in order.
+    /// Answers to a task's interrupts, by interrupt id.
     pub const RESUME: &str = "__resume__";
+    /// Side effects the task applied: `{idempotency key: result}`. A store records them in its
+    /// effects ledger in the same transaction as the task's writes.
+    pub const EFFECTS: &str = "__effects__";
     /// Where the task sent control (`Command` gotos and sends).
     pub const GOTO: &str = "__goto__";
     /// The task finished without writing anything.
@@ -141,6 +144,19 @@ pub struct TaskWrites {
     /// `(channel, JSON)` pairs: state channels and [`special`] channels. A store keeps the first
     /// value of a state channel per task and the last value of a special channel.
     pub writes: Vec<(String, Bytes)>,
+}
+
+impl TaskWrites {
+    /// The side effects this task recorded (its [`special::EFFECTS`] write): `(key, result)`.
+    pub fn effects(&self) -> Result<Vec<(String, serde_json::Value)>, serde_json::Error> {
+        match self.writes.iter().find(|(channel, _)| channel == special::EFFECTS) {
+            Some((_, bytes)) => {
+                let map: BTreeMap<String, serde_json::Value> = serde_json::from_slice(bytes)?;
+                Ok(map.into_iter().collect())
+            }
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 /// A checkpoint as read back: its channel chains resolved and its pending writes attached.
@@ -265,6 +281,127 @@ pub trait Checkpointer: Send + Sync + fmt::Debug + 'static {
         options: &ListOptions,
     ) -> Result<Vec<CheckpointTuple>, CheckpointError>;
 
-    /// Deletes a thread: every namespace, checkpoint, blob and write.
+    /// Deletes a thread: every namespace, checkpoint, blob, write, lease and effect.
     async fn delete_thread(&self, thread_id: &str) -> Result<(), CheckpointError>;
+
+    /// Claims a thread for one run. While a store holds the lease, every write it makes for the
+    /// thread is fenced by the lease's epoch: if another holder took the thread over (because
+    /// this one looked dead), the write is refused with [`CheckpointErrorKind::Fenced`]. Fails
+    /// with [`CheckpointErrorKind::Locked`], naming the holder, while a live holder has it.
+    /// `Ok(None)`: this store does not do leases (runs are then not protected from each other).
+    async fn acquire_lease(&self, thread_id: &str) -> Result<Option<Lease>, CheckpointError> {
+        let _ = thread_id;
+        Ok(None)
+    }
+
+    /// Gives a lease back.
+    async fn release_lease(&self, lease: &Lease) -> Result<(), CheckpointError> {
+        let _ = lease;
+        Ok(())
+    }
+
+    /// What the effects ledger knows about the side effect with this idempotency key.
+    async fn effect(&self, thread_id: &str, key: &str) -> Result<Option<EffectRecord>, CheckpointError> {
+        let _ = (thread_id, key);
+        Ok(None)
+    }
+
+    /// Records, in its own committed transaction, that a side effect is about to be applied; if
+    /// the run dies before the effect's result is saved, a resume finds it ambiguous rather
+    /// than unknown.
+    async fn record_intent(&self, thread_id: &str, key: &str, description: &str) -> Result<(), CheckpointError> {
+        let _ = (thread_id, key, description);
+        Ok(())
+    }
+
+    /// Deletes old history of a thread (every namespace) per `retention`, never a namespace's
+    /// latest checkpoint nor anything a kept checkpoint needs, so the thread still resumes.
+    async fn prune(&self, thread_id: &str, retention: &Retention) -> Result<PruneReport, CheckpointError> {
+        let _ = (thread_id, retention);
+        Err(CheckpointError::new(
+            CheckpointErrorKind::Invalid,
+            "this checkpointer cannot prune",
+        ))
+    }
+
+    /// Every thread with at least one root checkpoint, most recently updated first.
+    async fn list_threads(&self) -> Result<Vec<ThreadSummary>, CheckpointError> {
+        Err(CheckpointError::new(
+            CheckpointErrorKind::Invalid,
+            "this checkpointer cannot list threads",
+        ))
+    }
+}
+
+/// The right to run a thread, held by one run at a time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The thread.
+    pub thread_id: String,
+    /// Bumped at every acquisition: writes carrying an older epoch are refused.
+    pub epoch: u64,
+    /// Who holds it, for messages (e.g. `pid 4242 on host build-1`).
+    pub holder: String,
+}
+
+/// What the effects ledger knows about one side effect.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EffectRecord {
+    /// Announced with [`Checkpointer::record_intent`] but its result was never saved: it may or
+    /// may not have been applied.
+    Intent {
+        /// What the effect was said to do.
+        description: String,
+    },
+    /// Applied, and its result saved with its task's writes.
+    Applied {
+        /// The result the task recorded.
+        result: serde_json::Value,
+    },
+}
+
+/// How much history [`Checkpointer::prune`] keeps. Both limits may be combined; a namespace's
+/// latest checkpoint is always kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Keep at most this many checkpoints per namespace, newest first.
+    pub keep_latest: Option<usize>,
+    /// Delete checkpoints created before this time.
+    pub before: Option<Timestamp>,
+}
+
+impl Retention {
+    /// Whether a namespace's checkpoint at `rank` (0 = its newest) created at `created_at` is
+    /// deleted. The newest is always kept, so the thread still resumes.
+    pub fn deletes(&self, rank: usize, created_at: Timestamp) -> bool {
+        rank > 0
+            && (self.keep_latest.is_some_and(|keep| rank >= keep)
+                || self.before.is_some_and(|before| created_at < before))
+    }
+}
+
+/// What [`Checkpointer::prune`] deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// Checkpoints deleted.
+    pub checkpoints: usize,
+    /// Pending-write rows deleted.
+    pub writes: usize,
+    /// Channel blobs deleted (those no kept checkpoint needs).
+    pub blobs: usize,
+}
+
+/// One line of [`Checkpointer::list_threads`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThreadSummary {
+    /// The thread.
+    pub thread_id: String,
+    /// How many root checkpoints it has.
+    pub checkpoints: usize,
+    /// Its latest root checkpoint.
+    pub latest: CheckpointId,
+    /// That checkpoint's step.
+    pub step: i64,
+    /// When that checkpoint was written.
+    pub updated_at: Timestamp,
 }

@@ -129,3 +129,83 @@ async fn interrupt_in_subgraph(store: Arc<dyn Checkpointer>) -> (Vec<String>, us
         .len();
     (done.value.log, s1_runs.load(Ordering::SeqCst), root_history)
 }
+
+/// A run holds its thread: a second run of it is refused, naming the holder, and succeeds once
+/// the first has ended. A side effect applied by a task that then fails is not applied again
+/// when the thread resumes.
+pub(super) async fn engine_lease_and_effects(store: Arc<dyn Checkpointer>) {
+    let applied = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let mut graph = StateGraph::<Trail>::named("effects");
+    let (count, wait, arrived) = (Arc::clone(&applied), Arc::clone(&gate), Arc::clone(&entered));
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let tries = Arc::clone(&attempts);
+    graph.add_node("apply", move |_state: Arc<Trail>, ctx: Ctx| {
+        let (count, wait, arrived) = (Arc::clone(&count), Arc::clone(&wait), Arc::clone(&arrived));
+        let attempt = tries.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let written: u32 = ctx
+                .effect(0, "write the report", |_attempt| async {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, NodeError>(42)
+                })
+                .await?;
+            if attempt == 0 {
+                // Hold the thread until the test has tried a second run, then fail after the effect.
+                arrived.notify_one();
+                wait.notified().await;
+                return Err(NodeError::msg("failed after the effect"));
+            }
+            Ok(Command::new().update(trail(&[&format!("wrote {written}")])))
+        }
+    });
+    graph.add_edge(START, "apply");
+    let graph = graph.compile().expect("compiles").with_checkpointer(Arc::clone(&store));
+    let config = RunConfig::thread("effects");
+    let first = tokio::spawn({
+        let (graph, config) = (graph.clone(), config.clone());
+        async move { graph.invoke(TrailUpdate::default(), &config).await }
+    });
+    entered.notified().await;
+    match graph.invoke(TrailUpdate::default(), &config).await {
+        Err(error) if store_has_leases(&error) => {
+            assert!(
+                error.to_string().contains("effects"),
+                "the refusal names the thread: {error}"
+            );
+        }
+        Err(error) => panic!("a second run of a running thread must be refused as locked, got: {error}"),
+        Ok(_) if leases_unsupported(&store).await => {}
+        Ok(_) => panic!("a second run of a running thread must be refused"),
+    }
+    gate.notify_one();
+    let error = first
+        .await
+        .expect("the first run's task")
+        .expect_err("the first run fails after its effect");
+    assert!(error.to_string().contains("failed after the effect"), "{error}");
+    let done = graph.continue_run(&config).await.expect("the resumed run completes");
+    assert_eq!(done.value.log, ["wrote 42"], "the resumed node got the recorded result");
+    assert_eq!(
+        applied.load(Ordering::SeqCst),
+        1,
+        "the effect was applied once across the failure and the resume"
+    );
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+}
+
+fn store_has_leases(error: &crate::GraphError) -> bool {
+    matches!(error, crate::GraphError::Checkpointer { source, .. } if source.kind() == crate::CheckpointErrorKind::Locked)
+}
+
+async fn leases_unsupported(store: &Arc<dyn Checkpointer>) -> bool {
+    match store.acquire_lease("probe-for-lease-support").await {
+        Ok(None) => true,
+        Ok(Some(lease)) => {
+            let _ = store.release_lease(&lease).await;
+            false
+        }
+        Err(_) => false,
+    }
+}

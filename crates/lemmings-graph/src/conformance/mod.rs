@@ -19,8 +19,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::checkpoint::{
-    ChannelData, ChannelRef, Checkpoint, CheckpointId, CheckpointPut, Checkpointer, ListOptions, NewBlob, Source,
-    TaskId, TaskWrites, Timestamp,
+    ChannelData, ChannelRef, Checkpoint, CheckpointErrorKind, CheckpointId, CheckpointPut, Checkpointer, EffectRecord,
+    ListOptions, NewBlob, Source, TaskId, TaskWrites, Timestamp,
 };
 
 /// Every check, by name, for [`run_all`] and the macro.
@@ -39,6 +39,11 @@ pub const CHECKS: &[&str] = &[
     "large_blobs_round_trip",
     "engine_chain_resume_and_history",
     "engine_interrupt_and_subgraph",
+    "leases_are_exclusive",
+    "effects_ledger_records_intents_and_results",
+    "prune_keeps_what_resume_needs",
+    "list_threads_newest_first",
+    "engine_lease_and_effects",
 ];
 
 /// Runs every check, each on a store from `make`.
@@ -69,6 +74,11 @@ pub async fn run(name: &str, store: Arc<dyn Checkpointer>) {
         "large_blobs_round_trip" => large_blobs_round_trip(store).await,
         "engine_chain_resume_and_history" => engine::engine_chain_resume_and_history(store).await,
         "engine_interrupt_and_subgraph" => engine::engine_interrupt_and_subgraph(store).await,
+        "leases_are_exclusive" => leases_are_exclusive(store).await,
+        "effects_ledger_records_intents_and_results" => effects_ledger_records_intents_and_results(store).await,
+        "prune_keeps_what_resume_needs" => prune_keeps_what_resume_needs(store).await,
+        "list_threads_newest_first" => list_threads_newest_first(store).await,
+        "engine_lease_and_effects" => engine::engine_lease_and_effects(store).await,
         other => panic!("no conformance check named {other}"),
     }
 }
@@ -84,7 +94,9 @@ macro_rules! checkpointer_conformance {
             pending_writes_attach_to_their_checkpoint, parent_writes_commit_with_the_checkpoint,
             writes_to_a_missing_checkpoint_fail, list_is_newest_first_and_filters,
             namespaces_and_threads_are_isolated, delete_thread_removes_everything, large_blobs_round_trip,
-            engine_chain_resume_and_history, engine_interrupt_and_subgraph);
+            engine_chain_resume_and_history, engine_interrupt_and_subgraph, leases_are_exclusive,
+            effects_ledger_records_intents_and_results, prune_keeps_what_resume_needs, list_threads_newest_first,
+            engine_lease_and_effects);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
@@ -556,6 +568,194 @@ async fn large_blobs_round_trip(store: Arc<dyn Checkpointer>) {
         .unwrap();
     let tuple = store.get("t", "", None).await.unwrap().unwrap();
     assert_eq!(chain_of(&tuple, "log"), vec![ChannelData::Full(bytes(&big))]);
+}
+
+async fn leases_are_exclusive(store: Arc<dyn Checkpointer>) {
+    let Some(first) = store.acquire_lease("t").await.expect("the first acquisition succeeds") else {
+        // A store without leases passes: it promises nothing here.
+        return;
+    };
+    assert_eq!(first.thread_id, "t");
+    let refused = store
+        .acquire_lease("t")
+        .await
+        .expect_err("a held thread cannot be acquired again");
+    assert_eq!(refused.kind(), CheckpointErrorKind::Locked, "{refused}");
+    assert!(
+        refused.to_string().contains(&first.holder),
+        "the refusal names the holder: {refused}"
+    );
+    let other = store
+        .acquire_lease("u")
+        .await
+        .expect("other threads are free")
+        .expect("a lease");
+    store.release_lease(&first).await.expect("release");
+    let second = store
+        .acquire_lease("t")
+        .await
+        .expect("a released thread can be acquired")
+        .expect("a lease");
+    assert!(second.epoch > first.epoch, "every acquisition bumps the epoch");
+    store.release_lease(&second).await.expect("release");
+    store.release_lease(&other).await.expect("release");
+}
+
+async fn effects_ledger_records_intents_and_results(store: Arc<dyn Checkpointer>) {
+    assert_eq!(
+        store.effect("t", "k1").await.unwrap(),
+        None,
+        "an unknown key is unknown"
+    );
+    store.record_intent("t", "k1", "write a.txt").await.unwrap();
+    assert_eq!(
+        store.effect("t", "k1").await.unwrap(),
+        Some(EffectRecord::Intent {
+            description: "write a.txt".into()
+        })
+    );
+    let c0 = checkpoint("t", "", None, 0);
+    store.put(put_with(&c0, None, &[]), Vec::new()).await.unwrap();
+    let applied = writes("a", "pull:a", &[("__effects__", r#"{"k1":{"bytes":12},"k2":"ok"}"#)]);
+    store.put_writes("t", "", c0.id, vec![applied]).await.unwrap();
+    assert_eq!(
+        store.effect("t", "k1").await.unwrap(),
+        Some(EffectRecord::Applied {
+            result: serde_json::json!({"bytes": 12})
+        }),
+        "a result saved with the task's writes marks the effect applied"
+    );
+    assert_eq!(
+        store.effect("t", "k2").await.unwrap(),
+        Some(EffectRecord::Applied { result: "ok".into() })
+    );
+    store.record_intent("t", "k1", "again").await.unwrap();
+    assert!(
+        matches!(
+            store.effect("t", "k1").await.unwrap(),
+            Some(EffectRecord::Applied { .. })
+        ),
+        "a later intent does not hide an applied effect"
+    );
+    assert_eq!(
+        store.effect("u", "k1").await.unwrap(),
+        None,
+        "keys belong to their thread"
+    );
+    // Effects also ride with a checkpoint's parent writes.
+    let c1 = checkpoint("t", "", Some(c0.id), 1);
+    store
+        .put(
+            put_with(&c1, None, &[]),
+            vec![writes("b", "pull:b", &[("__effects__", r#"{"k3":1}"#)])],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.effect("t", "k3").await.unwrap(),
+        Some(EffectRecord::Applied { result: 1.into() })
+    );
+    store.delete_thread("t").await.unwrap();
+    assert_eq!(
+        store.effect("t", "k1").await.unwrap(),
+        None,
+        "deleting a thread deletes its effects"
+    );
+}
+
+async fn prune_keeps_what_resume_needs(store: Arc<dyn Checkpointer>) {
+    // Six checkpoints: `x` written once at the first (so its head stays there), `log` a full
+    // value then deltas; each with pending writes.
+    let mut previous: Option<CheckpointPut> = None;
+    let mut ids = Vec::new();
+    for step in 0..6 {
+        let c = checkpoint("t", "", previous.as_ref().map(|p| p.checkpoint.id), step);
+        let blobs: Vec<(&str, ChannelData)> = match step {
+            0 => vec![
+                ("x", ChannelData::Full(bytes("7"))),
+                ("log", ChannelData::Full(bytes(r#"["a"]"#))),
+            ],
+            _ => vec![("log", ChannelData::Delta(bytes(r#"[["b"]]"#)))],
+        };
+        let put = put_with(&c, previous.as_ref().map(|p| &p.checkpoint), &blobs);
+        store.put(put.clone(), Vec::new()).await.unwrap();
+        store
+            .put_writes("t", "", c.id, vec![writes("n", "pull:n", &[("log", r#"["w"]"#)])])
+            .await
+            .unwrap();
+        ids.push(c.id);
+        previous = Some(put);
+    }
+    let before = store.get("t", "", None).await.unwrap().unwrap();
+    let report = store
+        .prune(
+            "t",
+            &crate::checkpoint::Retention {
+                keep_latest: Some(2),
+                before: None,
+            },
+        )
+        .await
+        .expect("prune");
+    assert_eq!(report.checkpoints, 4, "{report:?}");
+    assert_eq!(
+        report.writes, 4,
+        "the pruned checkpoints' pending writes go too: {report:?}"
+    );
+    let left: Vec<CheckpointId> = store
+        .list("t", "", &ListOptions::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.checkpoint.id)
+        .collect();
+    assert_eq!(left, vec![ids[5], ids[4]]);
+    let after = store.get("t", "", None).await.unwrap().unwrap();
+    assert_eq!(
+        after.values, before.values,
+        "the latest checkpoint reads back exactly as before"
+    );
+    assert!(store.get("t", "", Some(ids[0])).await.unwrap().is_none());
+    // Time-based retention never removes the latest checkpoint.
+    let report = store
+        .prune(
+            "t",
+            &crate::checkpoint::Retention {
+                keep_latest: None,
+                before: Some(Timestamp::from_millis(u64::MAX)),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.checkpoints, 1);
+    let latest = store.get("t", "", None).await.unwrap().unwrap();
+    assert_eq!(latest.checkpoint.id, ids[5]);
+    assert_eq!(latest.values, before.values);
+}
+
+async fn list_threads_newest_first(store: Arc<dyn Checkpointer>) {
+    let a0 = checkpoint("a", "", None, 0);
+    store.put(put_with(&a0, None, &[]), Vec::new()).await.unwrap();
+    let b0 = checkpoint("b", "", Some(a0.id), 0);
+    store.put(put_with(&b0, None, &[]), Vec::new()).await.unwrap();
+    let a1 = checkpoint("a", "", Some(b0.id), 1);
+    store.put(put_with(&a1, None, &[]), Vec::new()).await.unwrap();
+    // A subgraph namespace alone does not make a thread.
+    store
+        .put(put_with(&checkpoint("c", "child:1", None, 0), None, &[]), Vec::new())
+        .await
+        .unwrap();
+    let threads = match store.list_threads().await {
+        Ok(threads) => threads,
+        Err(error) if error.kind() == CheckpointErrorKind::Invalid => return,
+        Err(error) => panic!("list_threads: {error}"),
+    };
+    let summary: Vec<(&str, usize, i64)> = threads
+        .iter()
+        .map(|t| (t.thread_id.as_str(), t.checkpoints, t.step))
+        .collect();
+    assert_eq!(summary, vec![("a", 2, 1), ("b", 1, 0)]);
+    assert_eq!(threads[0].latest, a1.id);
 }
 
 #[cfg(test)]

@@ -63,6 +63,8 @@ pub(crate) struct TaskSeed<S> {
     pub(crate) background: bool,
     /// The state the error handler sees, when the node has one.
     pub(crate) snapshot: Option<Arc<S>>,
+    /// Side effects completed by any attempt of the task.
+    pub(crate) effects: crate::context::Effects,
 }
 
 /// A stable hash of the task's input, for the cache key.
@@ -149,6 +151,7 @@ pub(crate) async fn run_task<S: State>(
             seed.answers.clone(),
             seed.resuming,
             seed.background,
+            Arc::clone(&seed.effects),
         );
         // A panicking node fails its task like an error instead of unwinding through the run:
         // the checkpoint stays valid and siblings' results are saved. The body is called inside

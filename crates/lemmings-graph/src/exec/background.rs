@@ -10,7 +10,7 @@ use tokio::task::AbortHandle;
 use super::Loop;
 use super::attempt::{TaskOutcome, run_task};
 use super::control::BackgroundSpec;
-use super::records::encode_writes;
+use super::records::{attach_effects, encode_writes};
 use super::tasks::Finished;
 use crate::context::TaskIdentity;
 use crate::error::GraphError;
@@ -18,7 +18,7 @@ use crate::node::NodeInput;
 use crate::state::State;
 use crate::stream::{EventData, StreamMode};
 
-type Report<S> = (String, TaskOutcome<S>);
+type Report<S> = (String, TaskOutcome<S>, crate::context::Effects);
 
 pub(crate) struct Background<S: State> {
     tx: mpsc::UnboundedSender<Report<S>>,
@@ -98,9 +98,10 @@ impl<S: State> Loop<S> {
                 id: identity.id(&self.scope.ns),
                 node: self.topo.name_of(node).to_owned(),
             });
+        let effects = Arc::clone(&seed.effects);
         let handle = tokio::spawn(async move {
             let outcome = run_task(topo, node, input, seed).await;
-            let _ = tx.send((report_path, outcome));
+            let _ = tx.send((report_path, outcome, effects));
         });
         self.background.running.push((path, handle.abort_handle()));
     }
@@ -121,7 +122,9 @@ impl<S: State> Loop<S> {
                     handled: false,
                     cached: false,
                 };
-                self.background.ready.push((spec.path.clone(), TaskOutcome::Done(done)));
+                self.background
+                    .ready
+                    .push((spec.path.clone(), TaskOutcome::Done(done), Arc::default()));
                 continue;
             }
             let input = match &spec.packet {
@@ -161,7 +164,7 @@ impl<S: State> Loop<S> {
             self.background.ready.push(report);
         }
         let saving = self.scope.checkpointer.is_some();
-        for (path, outcome) in std::mem::take(&mut self.background.ready) {
+        for (path, outcome, effects) in std::mem::take(&mut self.background.ready) {
             self.background.running.retain(|(p, _)| *p != path);
             let Some(position) = self.control.background.iter().position(|s| s.path == path) else {
                 continue;
@@ -189,12 +192,13 @@ impl<S: State> Loop<S> {
                             });
                     }
                     let encoded = if saving {
-                        let writes =
+                        let mut writes =
                             encode_writes::<S>(spec.id, &path, &name, &done.update, &done.goto).map_err(|e| {
                                 GraphError::usage(format!(
                                     "the update of background node `{name}` does not serialize: {e}"
                                 ))
                             })?;
+                        attach_effects(&mut writes, &effects);
                         let blobs = writes
                             .writes
                             .iter()

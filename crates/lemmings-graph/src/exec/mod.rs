@@ -11,6 +11,7 @@ mod background;
 mod barrier;
 pub(crate) mod control;
 mod inspect;
+mod lease;
 mod persist;
 mod records;
 mod resume;
@@ -34,6 +35,7 @@ use crate::stream::{EventData, Payload, StreamMode};
 
 use background::Background;
 use control::Control;
+pub(crate) use lease::LeaseGuard;
 use persist::{Chan, Writer};
 pub(crate) use records::TaskRecord;
 use tasks::StepEnd;
@@ -201,13 +203,23 @@ impl<S: State> Loop<S> {
     /// Runs to the end: done, paused, failed or cancelled. Saves what the durability mode says
     /// whatever the outcome.
     pub(crate) async fn run(mut self, input: Input<S>) -> Result<Outcome<S>, GraphError> {
+        // One run at a time per thread: the root level holds the thread's lease throughout;
+        // subgraphs run inside their parent's.
+        let thread = if self.scope.ns.is_empty() {
+            self.scope.thread_id.clone()
+        } else {
+            None
+        };
+        let lease = lease::LeaseGuard::acquire(self.scope.checkpointer.as_ref(), thread.as_deref()).await?;
         let result = match self.start(input).await {
             Ok(()) => self.drive().await,
             Err(e) => Err(e),
         };
         let closed = self.close().await;
+        let released = lease.release().await;
         let stop = result?;
         closed?;
+        released?;
         let (interrupts, parent) = match stop {
             Stop::Done => (Vec::new(), None),
             Stop::Paused(interrupts) => (interrupts, None),

@@ -175,3 +175,13 @@ pub(crate) fn special_writes(task_id: TaskId, path: &str, node: &str, writes: Ve
         writes: writes.into_iter().map(|(c, b)| (c.to_owned(), b)).collect(),
     }
 }
+
+/// Adds the task's completed side effects to its writes, so the store records them in the
+/// same transaction.
+pub(crate) fn attach_effects(writes: &mut TaskWrites, effects: &crate::context::Effects) {
+    let effects = effects.lock().unwrap_or_else(|p| p.into_inner());
+    if !effects.is_empty() {
+        writes.writes.retain(|(channel, _)| channel != special::EFFECTS);
+        writes.writes.push((special::EFFECTS.to_owned(), json_bytes(&*effects)));
+    }
+}

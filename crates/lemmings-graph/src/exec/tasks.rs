@@ -10,7 +10,7 @@ use futures::stream::FuturesUnordered;
 use super::Loop;
 use super::attempt::{Done, TaskOutcome, TaskSeed, run_task};
 use super::control::StartInput;
-use super::records::{ErrorJson, TaskRecord, encode_writes, json_bytes, special_writes};
+use super::records::{ErrorJson, TaskRecord, attach_effects, encode_writes, json_bytes, special_writes};
 use crate::checkpoint::{TaskId, TaskWrites, special};
 use crate::command::Packet;
 use crate::context::TaskIdentity;
@@ -200,7 +200,8 @@ impl<S: State> Loop<S> {
                         });
                     let topo = Arc::clone(&self.topo);
                     let identity = Arc::clone(&task.identity);
-                    running.push(async move { (node, identity, run_task(topo, node, input, seed).await) });
+                    let effects = Arc::clone(&seed.effects);
+                    running.push(async move { (node, identity, effects, run_task(topo, node, input, seed).await) });
                 }
             }
         }
@@ -211,7 +212,9 @@ impl<S: State> Loop<S> {
                 () = cancel.cancelled() => return Err(self.cancelled()),
                 next = running.next() => next,
             };
-            let Some((node, identity, outcome)) = next else { break };
+            let Some((node, identity, effects, outcome)) = next else {
+                break;
+            };
             let remaining = running.len();
             let name = self.topo.name_of(node).to_owned();
             let task_id = identity.id(&self.scope.ns);
@@ -232,7 +235,7 @@ impl<S: State> Loop<S> {
                     }
                     let mut encoded = None;
                     if saving {
-                        let writes = match encode_writes::<S>(task_id, &path, &name, &done.update, &done.goto) {
+                        let mut writes = match encode_writes::<S>(task_id, &path, &name, &done.update, &done.goto) {
                             Ok(writes) => writes,
                             Err(e) => {
                                 failure.get_or_insert(self.node_failed(
@@ -243,6 +246,7 @@ impl<S: State> Loop<S> {
                                 continue;
                             }
                         };
+                        attach_effects(&mut writes, &effects);
                         encoded = Some(self.channel_blobs(&writes));
                         // Known as finished from now on, also if this superstep pauses.
                         match self.pending.get_mut(&task_id) {
@@ -269,8 +273,9 @@ impl<S: State> Loop<S> {
                         if !answers.is_empty() {
                             writes.push((special::RESUME, json_bytes(&answers)));
                         }
-                        self.save_task_writes(special_writes(task_id, &path, &name, writes), false)
-                            .await?;
+                        let mut writes = special_writes(task_id, &path, &name, writes);
+                        attach_effects(&mut writes, &effects);
+                        self.save_task_writes(writes, false).await?;
                     }
                     interrupts.extend(raised);
                 }
@@ -280,11 +285,9 @@ impl<S: State> Loop<S> {
                         let error = json_bytes(&ErrorJson {
                             message: node_failure.error.to_string(),
                         });
-                        self.save_task_writes(
-                            special_writes(task_id, &path, &name, vec![(special::ERROR, error)]),
-                            false,
-                        )
-                        .await?;
+                        let mut writes = special_writes(task_id, &path, &name, vec![(special::ERROR, error)]);
+                        attach_effects(&mut writes, &effects);
+                        self.save_task_writes(writes, false).await?;
                     }
                     failure.get_or_insert(GraphError::Node(Box::new(node_failure)));
                 }
@@ -378,6 +381,7 @@ impl<S: State> Loop<S> {
             resuming,
             background,
             snapshot,
+            effects: Arc::default(),
         }
     }
 
