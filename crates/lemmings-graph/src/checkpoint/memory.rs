@@ -344,11 +344,11 @@ impl Checkpointer for InMemorySaver {
             let ids: Vec<CheckpointId> = namespace.checkpoints.keys().rev().copied().collect();
             for (rank, id) in ids.iter().enumerate() {
                 let stored = &namespace.checkpoints[id];
-                if retention.deletes(rank, stored.checkpoint.created_at) {
-                    if let Some(removed) = namespace.checkpoints.remove(id) {
-                        report.checkpoints += 1;
-                        report.writes += removed.writes.iter().map(|w| w.writes.len()).sum::<usize>();
-                    }
+                if retention.deletes(rank, stored.checkpoint.created_at)
+                    && let Some(removed) = namespace.checkpoints.remove(id)
+                {
+                    report.checkpoints += 1;
+                    report.writes += removed.writes.iter().map(|w| w.writes.len()).sum::<usize>();
                 }
             }
             // Sweep: a blob stays if a kept checkpoint names it as a head; the links before it
@@ -382,7 +382,7 @@ impl Checkpointer for InMemorySaver {
                 })
             })
             .collect();
-        threads.sort_by(|a, b| b.latest.cmp(&a.latest));
+        threads.sort_by_key(|t| std::cmp::Reverse(t.latest));
         Ok(threads)
     }
 }
