@@ -6,7 +6,11 @@
 //! `#[tokio::test]` per check:
 //!
 //! ```text
-//! lemmings_graph::checkpointer_conformance!(async { Arc::new(MyStore::open_temp().await) as Arc<dyn Checkpointer> });
+//! lemmings_graph::checkpointer_conformance!(async {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     let store = MyStore::open(dir.path().join("db")).await.unwrap();
+//!     (Arc::new(store) as Arc<dyn Checkpointer>, dir)
+//! });
 //! ```
 //!
 //! (The macro needs `tokio` with the `macros` and `rt` features in the calling crate.)
@@ -83,8 +87,9 @@ pub async fn run(name: &str, store: Arc<dyn Checkpointer>) {
     }
 }
 
-/// One `#[tokio::test]` per conformance check, each on a fresh store from `$make` (an expression
-/// evaluating to a future of `Arc<dyn Checkpointer>`).
+/// One `#[tokio::test]` per conformance check, each on a fresh store from `$make`: an expression
+/// evaluating to a future of `(Arc<dyn Checkpointer>, guard)`, where the guard (e.g. a temporary
+/// directory) lives until the check ends.
 #[macro_export]
 macro_rules! checkpointer_conformance {
     ($make:expr) => {
@@ -102,7 +107,9 @@ macro_rules! checkpointer_conformance {
         $(
             #[tokio::test]
             async fn $name() {
-                $crate::conformance::run(stringify!($name), $make.await).await;
+                let (store, guard) = $make.await;
+                $crate::conformance::run(stringify!($name), store).await;
+                drop(guard);
             }
         )*
     };
@@ -762,5 +769,5 @@ async fn list_threads_newest_first(store: Arc<dyn Checkpointer>) {
 mod tests {
     use super::*;
 
-    crate::checkpointer_conformance!(async { Arc::new(crate::InMemorySaver::new()) as Arc<dyn Checkpointer> });
+    crate::checkpointer_conformance!(async { (Arc::new(crate::InMemorySaver::new()) as Arc<dyn Checkpointer>, ()) });
 }

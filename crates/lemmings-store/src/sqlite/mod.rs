@@ -1,0 +1,619 @@
+//! [`SqliteStore`]: the embedded checkpointer. One file in WAL mode; every write transaction is
+//! `BEGIN IMMEDIATE` (so concurrent writers wait on the busy timeout instead of failing) and is
+//! fenced by the thread's lease.
+
+mod batch;
+mod open;
+mod read;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use lemmings_graph::{
+    ChannelData, CheckpointError, CheckpointId, CheckpointPut, CheckpointTuple, Checkpointer, EffectRecord, Lease,
+    ListOptions, PruneReport, Retention, TaskWrites, ThreadSummary, Timestamp, special,
+};
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use sqlx::{Connection, Row};
+
+pub use open::{SqliteOptions, Synchronous};
+
+use batch::{Arg, Batch, FENCE_LOST};
+
+use crate::error::{Location, StoreError};
+use crate::holder::{Holder, LeaseRow};
+use crate::rows::channels_json;
+
+/// A checkpointer on a SQLite file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: SqlitePool,
+    location: Location,
+    options: SqliteOptions,
+    holder: Holder,
+    /// Leases this store holds: thread → epoch. Its writes to these threads are fenced.
+    leases: Mutex<HashMap<String, u64>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("location", &self.inner.location.0)
+            .finish_non_exhaustive()
+    }
+}
+
+fn millis(timestamp: Timestamp) -> i64 {
+    i64::try_from(timestamp.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl SqliteStore {
+    /// Opens the database at `path` with `options` (see [`SqliteOptions`]; by default the file
+    /// must exist).
+    pub async fn open(path: impl AsRef<Path>, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        let (pool, location) = open::open_pool(path.as_ref(), &options).await?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                pool,
+                location,
+                options,
+                holder: Holder::current(),
+                leases: Mutex::default(),
+            }),
+        })
+    }
+
+    /// The database's path, for messages.
+    pub fn location(&self) -> &str {
+        &self.inner.location.0
+    }
+
+    /// Runs `PRAGMA quick_check` and returns its findings (`["ok"]` when sound).
+    pub async fn quick_check(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("PRAGMA quick_check")
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(|e| self.map(e))?;
+        Ok(rows.iter().filter_map(|r| r.try_get::<String, _>(0).ok()).collect())
+    }
+
+    /// Closes the pool (checkpointing the WAL into the main file).
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+
+    fn map(&self, error: sqlx::Error) -> StoreError {
+        open::map_error(error, &self.inner.location, self.inner.options.busy_timeout)
+    }
+
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        // IMMEDIATE takes the write lock now: a deferred transaction that reads then writes can
+        // fail with SQLITE_BUSY without waiting on the busy timeout.
+        self.inner
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.map(e))
+    }
+
+    async fn lease_row(&self, connection: &mut SqliteConnection, thread: &str) -> Result<Option<LeaseRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT epoch, holder, host, pid, started, heartbeat_at, released FROM leases WHERE thread_id = ?",
+        )
+        .bind(thread)
+        .fetch_optional(&mut *connection)
+        .await
+        .map_err(|e| self.map(e))?;
+        Ok(row.map(|r| LeaseRow {
+            epoch: r.get::<i64, _>(0).try_into().unwrap_or(0),
+            holder: r.get(1),
+            host: r.get(2),
+            pid: r.get::<i64, _>(3).try_into().unwrap_or(0),
+            started: r.get(4),
+            heartbeat_at: r.get::<i64, _>(5).try_into().unwrap_or(0),
+            released: r.get::<i64, _>(6) != 0,
+        }))
+    }
+
+    /// Inside a write transaction: a thread this store holds must still be held at the same
+    /// epoch (the update renews the heartbeat); a thread it does not hold must not be held by a
+    /// live run.
+    async fn fence(&self, connection: &mut SqliteConnection, thread: &str) -> Result<(), StoreError> {
+        let held = self
+            .inner
+            .leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(thread)
+            .copied();
+        let now = Timestamp::now();
+        match held {
+            Some(epoch) => {
+                let updated = sqlx::query(
+                    "UPDATE leases SET heartbeat_at = ? WHERE thread_id = ? AND epoch = ? AND released = 0",
+                )
+                .bind(millis(now))
+                .bind(thread)
+                .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
+                .execute(&mut *connection)
+                .await
+                .map_err(|e| self.map(e))?
+                .rows_affected();
+                if updated == 0 {
+                    let row = self.lease_row(connection, thread).await?;
+                    return Err(StoreError::Fenced {
+                        thread_id: thread.to_owned(),
+                        holder: row
+                            .as_ref()
+                            .map_or_else(|| "nobody (the lease was deleted)".to_owned(), |r| r.holder.clone()),
+                        epoch: row.map_or(0, |r| r.epoch),
+                    });
+                }
+            }
+            None => {
+                if let Some(row) = self.lease_row(connection, thread).await?
+                    && row.is_live(&self.inner.holder, self.inner.options.lease_ttl, now)
+                {
+                    return Err(StoreError::Locked {
+                        thread_id: thread.to_owned(),
+                        holder: row.holder,
+                        epoch: row.epoch,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn held(&self, thread: &str) -> Option<u64> {
+        self.inner
+            .leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(thread)
+            .copied()
+    }
+
+    /// Adds tasks' writes to a batch (a state channel keeps its first value, a special one its
+    /// last) and the effects they applied.
+    fn push_writes(
+        &self,
+        batch: &mut Batch,
+        thread: &str,
+        ns: &str,
+        checkpoint: &str,
+        writes: &[TaskWrites],
+    ) -> Result<(), StoreError> {
+        let now = millis(Timestamp::now());
+        let (mut plain, mut special_rows, mut effects) = (Vec::new(), Vec::new(), Vec::new());
+        for task in writes {
+            let task_id = task.task_id.to_string();
+            for (index, (channel, value)) in task.writes.iter().enumerate() {
+                let row = vec![
+                    Arg::Text(thread.to_owned()),
+                    Arg::Text(ns.to_owned()),
+                    Arg::Text(checkpoint.to_owned()),
+                    Arg::Text(task_id.clone()),
+                    Arg::Text(task.task_path.clone()),
+                    Arg::Text(task.node.clone()),
+                    Arg::Text(channel.clone()),
+                    Arg::Int(i64::try_from(index).unwrap_or(i64::MAX)),
+                    Arg::Blob(value.clone()),
+                ];
+                if special::is_special(channel) {
+                    special_rows.push(row)
+                } else {
+                    plain.push(row)
+                }
+            }
+            let applied = task.effects().map_err(|e| {
+                StoreError::Invalid(format!("effects of task {} of thread {thread}: {e}", task.task_id))
+            })?;
+            for (key, result) in applied {
+                let result = serde_json::to_vec(&result).unwrap_or_default();
+                effects.push(vec![
+                    Arg::Text(thread.to_owned()),
+                    Arg::Text(key),
+                    Arg::Blob(result.into()),
+                    Arg::Int(now),
+                ]);
+            }
+        }
+        const COLUMNS: &str = "(thread_id, ns, checkpoint_id, task_id, task_path, node, channel, idx, value)";
+        const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        batch.rows(&format!("INSERT OR IGNORE INTO writes {COLUMNS}"), ROW, "", plain);
+        batch.rows(
+            &format!("INSERT INTO writes {COLUMNS}"),
+            ROW,
+            "ON CONFLICT (thread_id, ns, checkpoint_id, task_id, channel) DO UPDATE SET value = excluded.value",
+            special_rows,
+        );
+        batch.rows(
+            "INSERT INTO effects (thread_id, key, applied, description, result, updated_at)",
+            "(?, ?, 1, '', ?, ?)",
+            "ON CONFLICT (thread_id, key) DO UPDATE SET applied = 1, result = excluded.result, updated_at = excluded.updated_at",
+            effects,
+        );
+        Ok(())
+    }
+
+    /// Commits a write batch for `thread`. Holding the thread's lease, the fence and the
+    /// statements go in one round trip; otherwise the thread is first checked to be free in the
+    /// same transaction. `missing` names what a foreign-key failure means (writes for a
+    /// checkpoint that is not saved).
+    async fn write(&self, thread: &str, batch: Batch, missing: impl FnOnce() -> String) -> Result<(), StoreError> {
+        let mut connection = self.inner.pool.acquire().await.map_err(|e| self.map(e))?;
+        let result = match self.held(thread) {
+            Some(epoch) => {
+                let mut fenced = Batch::new();
+                fenced.fence(
+                    thread,
+                    i64::try_from(epoch).unwrap_or(i64::MAX),
+                    millis(Timestamp::now()),
+                );
+                fenced.append(batch);
+                fenced.commit(&mut connection).await
+            }
+            None => {
+                let mut tx = connection
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(|e| self.map(e))?;
+                self.fence(&mut tx, thread).await?;
+                match batch.execute_in(&mut tx).await {
+                    Ok(()) => tx.commit().await,
+                    Err(error) => Err(error),
+                }
+            }
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.message().contains(FENCE_LOST) => {
+                let row = self.lease_row(&mut connection, thread).await?;
+                Err(StoreError::Fenced {
+                    thread_id: thread.to_owned(),
+                    holder: row
+                        .as_ref()
+                        .map_or_else(|| "nobody (the lease was deleted)".to_owned(), |r| r.holder.clone()),
+                    epoch: row.map_or(0, |r| r.epoch),
+                })
+            }
+            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => Err(StoreError::Invalid(missing())),
+            Err(error) => Err(self.map(error)),
+        }
+    }
+}
+
+#[async_trait]
+impl Checkpointer for SqliteStore {
+    async fn get(
+        &self,
+        thread_id: &str,
+        ns: &str,
+        id: Option<CheckpointId>,
+    ) -> Result<Option<CheckpointTuple>, CheckpointError> {
+        let mut connection = self.inner.pool.acquire().await.map_err(|e| self.map(e))?;
+        let options = ListOptions {
+            before: None,
+            limit: Some(1),
+            filter: Default::default(),
+        };
+        let mut tuples = self.read_tuples(&mut connection, thread_id, ns, id, &options).await?;
+        Ok(tuples.pop())
+    }
+
+    async fn put(&self, put: CheckpointPut, parent_writes: Vec<TaskWrites>) -> Result<(), CheckpointError> {
+        let CheckpointPut { checkpoint, blobs } = put;
+        let thread = checkpoint.thread_id.as_str();
+        let ns = checkpoint.ns.as_str();
+        let id = checkpoint.id.to_string();
+        let channels = channels_json(&checkpoint.channels)?;
+        let metadata = serde_json::to_string(&checkpoint.metadata)
+            .map_err(|e| StoreError::Invalid(format!("checkpoint metadata does not serialize: {e}")))?;
+        let mut batch = Batch::new();
+        batch.statement(
+            "INSERT OR REPLACE INTO checkpoints
+             (thread_id, ns, checkpoint_id, parent_id, step, source, created_at, metadata, channels, control)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                Arg::Text(thread.to_owned()),
+                Arg::Text(ns.to_owned()),
+                Arg::Text(id.clone()),
+                checkpoint.parent_id.map_or(Arg::Null, |p| Arg::Text(p.to_string())),
+                Arg::Int(checkpoint.step),
+                Arg::Text(checkpoint.source.as_str().to_owned()),
+                Arg::Int(millis(checkpoint.created_at)),
+                Arg::Text(metadata),
+                Arg::Text(channels),
+                Arg::Blob(checkpoint.control.clone()),
+            ],
+        );
+        let rows = blobs
+            .iter()
+            .map(|blob| {
+                let (delta, data) = match &blob.data {
+                    ChannelData::Full(data) => (0, data),
+                    ChannelData::Delta(data) => (1, data),
+                };
+                let prev = match (delta, blob.prev) {
+                    (1, Some(prev)) => Arg::Text(prev.to_string()),
+                    _ => Arg::Null,
+                };
+                vec![
+                    Arg::Text(thread.to_owned()),
+                    Arg::Text(ns.to_owned()),
+                    Arg::Text(id.clone()),
+                    Arg::Text(blob.channel.clone()),
+                    Arg::Int(delta),
+                    prev,
+                    Arg::Blob(data.clone()),
+                ]
+            })
+            .collect();
+        batch.rows(
+            "INSERT OR REPLACE INTO blobs (thread_id, ns, checkpoint_id, channel, delta, prev, data)",
+            "(?, ?, ?, ?, ?, ?, ?)",
+            "",
+            rows,
+        );
+        let parent = checkpoint.parent_id.map(|p| p.to_string());
+        if !parent_writes.is_empty() {
+            let parent = parent.as_deref().ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "pending writes for the parent of checkpoint {id} of thread {thread}, which has none"
+                ))
+            })?;
+            self.push_writes(&mut batch, thread, ns, parent, &parent_writes)?;
+        }
+        let missing = || {
+            format!(
+                "pending writes for checkpoint {} of thread {thread}, which is not saved",
+                parent.as_deref().unwrap_or("(none)")
+            )
+        };
+        Ok(self.write(thread, batch, missing).await?)
+    }
+
+    async fn put_writes(
+        &self,
+        thread_id: &str,
+        ns: &str,
+        checkpoint_id: CheckpointId,
+        writes: Vec<TaskWrites>,
+    ) -> Result<(), CheckpointError> {
+        let id = checkpoint_id.to_string();
+        let mut batch = Batch::new();
+        self.push_writes(&mut batch, thread_id, ns, &id, &writes)?;
+        let missing = || format!("pending writes for checkpoint {id} of thread {thread_id}, which is not saved");
+        Ok(self.write(thread_id, batch, missing).await?)
+    }
+
+    async fn list(
+        &self,
+        thread_id: &str,
+        ns: &str,
+        options: &ListOptions,
+    ) -> Result<Vec<CheckpointTuple>, CheckpointError> {
+        let mut connection = self.inner.pool.acquire().await.map_err(|e| self.map(e))?;
+        Ok(self.read_tuples(&mut connection, thread_id, ns, None, options).await?)
+    }
+
+    async fn delete_thread(&self, thread_id: &str) -> Result<(), CheckpointError> {
+        let mut tx = self.begin().await?;
+        self.fence(&mut tx, thread_id).await?;
+        for table in ["writes", "blobs", "checkpoints", "effects", "leases"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE thread_id = ?")))
+                .bind(thread_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.map(e))?;
+        }
+        tx.commit().await.map_err(|e| self.map(e))?;
+        self.inner
+            .leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(thread_id);
+        Ok(())
+    }
+
+    async fn acquire_lease(&self, thread_id: &str) -> Result<Option<Lease>, CheckpointError> {
+        let mut tx = self.begin().await?;
+        let now = Timestamp::now();
+        let row = self.lease_row(&mut tx, thread_id).await?;
+        if let Some(row) = &row
+            && row.is_live(&self.inner.holder, self.inner.options.lease_ttl, now)
+        {
+            return Err(StoreError::Locked {
+                thread_id: thread_id.to_owned(),
+                holder: row.holder.clone(),
+                epoch: row.epoch,
+            }
+            .into());
+        }
+        let epoch = row.map_or(0, |r| r.epoch) + 1;
+        let holder = self.inner.holder.describe();
+        sqlx::query(
+            "INSERT OR REPLACE INTO leases (thread_id, epoch, holder, host, pid, started, acquired_at, heartbeat_at, released)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        )
+        .bind(thread_id)
+        .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
+        .bind(&holder)
+        .bind(&self.inner.holder.host)
+        .bind(i64::from(self.inner.holder.pid))
+        .bind(self.inner.holder.started)
+        .bind(millis(now))
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.map(e))?;
+        tx.commit().await.map_err(|e| self.map(e))?;
+        self.inner
+            .leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(thread_id.to_owned(), epoch);
+        Ok(Some(Lease {
+            thread_id: thread_id.to_owned(),
+            epoch,
+            holder,
+        }))
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), CheckpointError> {
+        self.inner
+            .leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&lease.thread_id);
+        sqlx::query("UPDATE leases SET released = 1 WHERE thread_id = ? AND epoch = ?")
+            .bind(&lease.thread_id)
+            .bind(i64::try_from(lease.epoch).unwrap_or(i64::MAX))
+            .execute(&self.inner.pool)
+            .await
+            .map_err(|e| self.map(e))?;
+        Ok(())
+    }
+
+    async fn effect(&self, thread_id: &str, key: &str) -> Result<Option<EffectRecord>, CheckpointError> {
+        let row = sqlx::query("SELECT applied, description, result FROM effects WHERE thread_id = ? AND key = ?")
+            .bind(thread_id)
+            .bind(key)
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(|e| self.map(e))?;
+        Ok(row.map(|row| {
+            if row.get::<i64, _>(0) != 0 {
+                let bytes: Option<Vec<u8>> = row.get(2);
+                let result = bytes
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or(serde_json::Value::Null);
+                EffectRecord::Applied { result }
+            } else {
+                EffectRecord::Intent {
+                    description: row.get(1),
+                }
+            }
+        }))
+    }
+
+    async fn record_intent(&self, thread_id: &str, key: &str, description: &str) -> Result<(), CheckpointError> {
+        let mut batch = Batch::new();
+        batch.statement(
+            "INSERT OR IGNORE INTO effects (thread_id, key, applied, description, result, updated_at) VALUES (?, ?, 0, ?, NULL, ?)",
+            [
+                Arg::Text(thread_id.to_owned()),
+                Arg::Text(key.to_owned()),
+                Arg::Text(description.to_owned()),
+                Arg::Int(millis(Timestamp::now())),
+            ],
+        );
+        Ok(self.write(thread_id, batch, String::new).await?)
+    }
+
+    async fn prune(&self, thread_id: &str, retention: &Retention) -> Result<PruneReport, CheckpointError> {
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(
+            "SELECT ns, checkpoint_id, created_at FROM checkpoints WHERE thread_id = ? ORDER BY ns, checkpoint_id DESC",
+        )
+        .bind(thread_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.map(e))?;
+        let mut doomed: Vec<(String, String)> = Vec::new();
+        let mut rank = 0;
+        let mut current_ns: Option<String> = None;
+        for row in rows {
+            let ns: String = row.get(0);
+            if current_ns.as_ref() != Some(&ns) {
+                current_ns = Some(ns.clone());
+                rank = 0;
+            }
+            let created = Timestamp::from_millis(row.get::<i64, _>(2).try_into().unwrap_or(0));
+            if retention.deletes(rank, created) {
+                doomed.push((ns, row.get(1)));
+            }
+            rank += 1;
+        }
+        let mut report = PruneReport::default();
+        if !doomed.is_empty() {
+            let doomed = serde_json::to_string(&doomed).unwrap_or_else(|_| "[]".into());
+            let selected = "(ns, checkpoint_id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))";
+            for (table, count) in [("writes", &mut report.writes), ("checkpoints", &mut report.checkpoints)] {
+                *count = usize::try_from(
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DELETE FROM {table} WHERE thread_id = ? AND {selected}"
+                    )))
+                    .bind(thread_id)
+                    .bind(&doomed)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.map(e))?
+                    .rows_affected(),
+                )
+                .unwrap_or(usize::MAX);
+            }
+            // Sweep: keep every blob on the chain of a kept checkpoint's channel; drop the rest.
+            let swept = sqlx::query(
+                "WITH RECURSIVE live(ns, channel, cid, delta, prev) AS (
+                     SELECT b.ns, b.channel, b.checkpoint_id, b.delta, b.prev
+                     FROM checkpoints AS c, json_each(c.channels) AS h
+                     JOIN blobs AS b ON b.thread_id = c.thread_id AND b.ns = c.ns
+                         AND b.checkpoint_id = json_extract(h.value, '$.head') AND b.channel = h.key
+                     WHERE c.thread_id = ?1
+                     UNION
+                     SELECT b.ns, b.channel, b.checkpoint_id, b.delta, b.prev
+                     FROM live AS l JOIN blobs AS b ON b.thread_id = ?1 AND b.ns = l.ns
+                         AND b.channel = l.channel AND b.checkpoint_id = l.prev
+                     WHERE l.delta = 1
+                 )
+                 DELETE FROM blobs WHERE thread_id = ?1
+                     AND (ns, channel, checkpoint_id) NOT IN (SELECT ns, channel, cid FROM live)",
+            )
+            .bind(thread_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.map(e))?
+            .rows_affected();
+            report.blobs = usize::try_from(swept).unwrap_or(usize::MAX);
+        }
+        tx.commit().await.map_err(|e| self.map(e))?;
+        Ok(report)
+    }
+
+    async fn list_threads(&self) -> Result<Vec<ThreadSummary>, CheckpointError> {
+        let rows = sqlx::query(
+            "SELECT c.thread_id, t.n, c.checkpoint_id, c.step, c.created_at
+             FROM (SELECT thread_id, COUNT(*) AS n, MAX(checkpoint_id) AS latest FROM checkpoints WHERE ns = '' GROUP BY thread_id) AS t
+             JOIN checkpoints AS c ON c.thread_id = t.thread_id AND c.ns = '' AND c.checkpoint_id = t.latest
+             ORDER BY c.checkpoint_id DESC",
+        )
+        .fetch_all(&self.inner.pool)
+        .await
+        .map_err(|e| self.map(e))?;
+        rows.iter()
+            .map(|row| {
+                let thread: String = row.get(0);
+                let latest: String = row.get(2);
+                Ok(ThreadSummary {
+                    latest: latest.parse().map_err(|e| StoreError::Corrupt {
+                        location: self.inner.location.clone(),
+                        reason: format!("thread {thread}: {e}"),
+                    })?,
+                    thread_id: thread,
+                    checkpoints: usize::try_from(row.get::<i64, _>(1)).unwrap_or(0),
+                    step: row.get(3),
+                    updated_at: Timestamp::from_millis(row.get::<i64, _>(4).try_into().unwrap_or(0)),
+                })
+            })
+            .collect::<Result<_, StoreError>>()
+            .map_err(Into::into)
+    }
+}
