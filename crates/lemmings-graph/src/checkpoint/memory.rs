@@ -198,21 +198,20 @@ impl Checkpointer for InMemorySaver {
                 )));
             }
         }
-        if !parent_writes.is_empty() {
-            let parent = checkpoint
-                .parent_id
-                .and_then(|id| namespace.checkpoints.get_mut(&id))
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "pending writes for the parent of checkpoint {} of thread {thread}, which is not saved",
-                        checkpoint.id
-                    ))
-                })?;
-            for task in &parent_writes {
-                task.effects()
-                    .map_err(|e| invalid(format!("effects of task {}: {e}", task.task_id)))?;
+        for task in &parent_writes {
+            task.effects()
+                .map_err(|e| invalid(format!("effects of task {}: {e}", task.task_id)))?;
+        }
+        match checkpoint.parent_id.and_then(|id| namespace.checkpoints.get_mut(&id)) {
+            // The new checkpoint supersedes its parent's pending writes.
+            Some(parent) => parent.writes.clear(),
+            None if !parent_writes.is_empty() => {
+                return Err(invalid(format!(
+                    "pending writes for the parent of checkpoint {} of thread {thread}, which is not saved",
+                    checkpoint.id
+                )));
             }
-            merge_writes(&mut parent.writes, parent_writes.clone());
+            None => {}
         }
         for (channel, link) in links {
             namespace.blobs.insert((checkpoint.id, channel), link);

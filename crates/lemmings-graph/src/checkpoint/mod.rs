@@ -260,8 +260,10 @@ pub trait Checkpointer: Send + Sync + fmt::Debug + 'static {
         id: Option<CheckpointId>,
     ) -> Result<Option<CheckpointTuple>, CheckpointError>;
 
-    /// Saves a checkpoint with its blobs and, in the same transaction, the pending writes of its
-    /// parent that are not saved yet (the last tasks of the superstep it closes).
+    /// Saves a checkpoint with its blobs. The checkpoint supersedes its parent's pending writes
+    /// (their effect is in it, and resume, replay and forks never read a superseded checkpoint's
+    /// writes), so the store deletes them, in the same transaction that records the effects
+    /// carried by `parent_writes` (the last tasks of the superstep it closes) in its ledger.
     async fn put(&self, put: CheckpointPut, parent_writes: Vec<TaskWrites>) -> Result<(), CheckpointError>;
 
     /// Saves the writes of finished tasks against a checkpoint, in one transaction.

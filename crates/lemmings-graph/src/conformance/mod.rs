@@ -35,7 +35,7 @@ pub const CHECKS: &[&str] = &[
     "chains_resolve_full_and_deltas",
     "forks_keep_their_own_chains",
     "pending_writes_attach_to_their_checkpoint",
-    "parent_writes_commit_with_the_checkpoint",
+    "a_checkpoint_supersedes_its_parents_writes",
     "writes_to_a_missing_checkpoint_fail",
     "list_is_newest_first_and_filters",
     "namespaces_and_threads_are_isolated",
@@ -70,7 +70,7 @@ pub async fn run(name: &str, store: Arc<dyn Checkpointer>) {
         "chains_resolve_full_and_deltas" => chains_resolve_full_and_deltas(store).await,
         "forks_keep_their_own_chains" => forks_keep_their_own_chains(store).await,
         "pending_writes_attach_to_their_checkpoint" => pending_writes_attach_to_their_checkpoint(store).await,
-        "parent_writes_commit_with_the_checkpoint" => parent_writes_commit_with_the_checkpoint(store).await,
+        "a_checkpoint_supersedes_its_parents_writes" => a_checkpoint_supersedes_its_parents_writes(store).await,
         "writes_to_a_missing_checkpoint_fail" => writes_to_a_missing_checkpoint_fail(store).await,
         "list_is_newest_first_and_filters" => list_is_newest_first_and_filters(store).await,
         "namespaces_and_threads_are_isolated" => namespaces_and_threads_are_isolated(store).await,
@@ -96,7 +96,7 @@ macro_rules! checkpointer_conformance {
         $crate::checkpointer_conformance!(@tests $make;
             missing_thread_reads_as_empty, put_then_get_round_trips, latest_is_the_greatest_id,
             chains_resolve_full_and_deltas, forks_keep_their_own_chains,
-            pending_writes_attach_to_their_checkpoint, parent_writes_commit_with_the_checkpoint,
+            pending_writes_attach_to_their_checkpoint, a_checkpoint_supersedes_its_parents_writes,
             writes_to_a_missing_checkpoint_fail, list_is_newest_first_and_filters,
             namespaces_and_threads_are_isolated, delete_thread_removes_everything, large_blobs_round_trip,
             engine_chain_resume_and_history, engine_interrupt_and_subgraph, leases_are_exclusive,
@@ -395,21 +395,27 @@ async fn pending_writes_attach_to_their_checkpoint(store: Arc<dyn Checkpointer>)
     assert!(other.pending_writes.is_empty(), "writes belong to one checkpoint only");
 }
 
-async fn parent_writes_commit_with_the_checkpoint(store: Arc<dyn Checkpointer>) {
+async fn a_checkpoint_supersedes_its_parents_writes(store: Arc<dyn Checkpointer>) {
     let c0 = checkpoint("t", "", None, 0);
     store.put(put_with(&c0, None, &[]), Vec::new()).await.unwrap();
-    let c1 = checkpoint("t", "", Some(c0.id), 1);
     store
-        .put(put_with(&c1, None, &[]), vec![writes("a", "pull:a", &[("x", "5")])])
+        .put_writes("t", "", c0.id, vec![writes("b", "pull:b", &[("x", "4")])])
         .await
         .unwrap();
+    let c1 = checkpoint("t", "", Some(c0.id), 1);
+    let last = writes("a", "pull:a", &[("x", "5"), ("__effects__", r#"{"key-a":"done"}"#)]);
+    store.put(put_with(&c1, None, &[]), vec![last]).await.unwrap();
     let parent = store.get("t", "", Some(c0.id)).await.unwrap().unwrap();
-    assert_eq!(
-        parent.pending_writes.len(),
-        1,
-        "a put's parent writes land on the parent"
+    assert!(
+        parent.pending_writes.is_empty(),
+        "a committed child supersedes every pending write of its parent: {:?}",
+        parent.pending_writes
     );
-    assert_eq!(parent.pending_writes[0].writes, vec![("x".to_owned(), bytes("5"))]);
+    assert_eq!(
+        store.effect("t", "key-a").await.unwrap(),
+        Some(EffectRecord::Applied { result: "done".into() }),
+        "the effects of the parent writes are recorded in the same transaction"
+    );
     assert!(
         store
             .get("t", "", Some(c1.id))
@@ -706,8 +712,13 @@ async fn prune_keeps_what_resume_needs(store: Arc<dyn Checkpointer>) {
         .expect("prune");
     assert_eq!(report.checkpoints, 4, "{report:?}");
     assert_eq!(
-        report.writes, 4,
-        "the pruned checkpoints' pending writes go too: {report:?}"
+        report.writes, 0,
+        "superseded checkpoints hold no pending writes: {report:?}"
+    );
+    assert_eq!(
+        store.get("t", "", None).await.unwrap().unwrap().pending_writes.len(),
+        1,
+        "the latest checkpoint keeps its pending writes"
     );
     let left: Vec<CheckpointId> = store
         .list("t", "", &ListOptions::default())

@@ -18,10 +18,12 @@ use crate::error::GraphError;
 use crate::state::State;
 use crate::stream::{CheckpointEvent, EventData, StreamMode};
 
-/// A delta chain is cut by a full value once its deltas outweigh twice the last full value (and
-/// 64 KiB), or once it has this many links: storage stays within about 2.5× the data written and
-/// a read follows a bounded chain.
+/// A delta chain is cut by a full value once its deltas outweigh four times the last full value
+/// (and 64 KiB), or once it has this many links. For a list growing by appends, the full values
+/// then add up to about the final size (sizes grow fivefold), so storage is about twice the data
+/// written, and a read follows a bounded chain.
 const MIN_FULL_BYTES: u64 = 64 * 1024;
+const FULL_RATIO: u64 = 4;
 const MAX_DELTAS: u32 = 1024;
 
 #[derive(Clone, Debug)]
@@ -77,7 +79,7 @@ impl Chan {
 
     /// Whether a delta of `len` bytes may extend the chain instead of a full value.
     fn delta_fits(&self, len: usize) -> bool {
-        self.deltas < MAX_DELTAS && self.delta_bytes + len as u64 <= (2 * self.full_bytes).max(MIN_FULL_BYTES)
+        self.deltas < MAX_DELTAS && self.delta_bytes + len as u64 <= (FULL_RATIO * self.full_bytes).max(MIN_FULL_BYTES)
     }
 }
 

@@ -190,8 +190,7 @@ impl SqliteStore {
         checkpoint: &str,
         writes: &[TaskWrites],
     ) -> Result<(), StoreError> {
-        let now = millis(Timestamp::now());
-        let (mut plain, mut special_rows, mut effects) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut plain, mut special_rows) = (Vec::new(), Vec::new());
         for task in writes {
             let task_id = task.task_id.to_string();
             for (index, (channel, value)) in task.writes.iter().enumerate() {
@@ -212,6 +211,24 @@ impl SqliteStore {
                     plain.push(row)
                 }
             }
+        }
+        const COLUMNS: &str = "(thread_id, ns, checkpoint_id, task_id, task_path, node, channel, idx, value)";
+        const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        batch.rows(&format!("INSERT OR IGNORE INTO writes {COLUMNS}"), ROW, "", plain);
+        batch.rows(
+            &format!("INSERT INTO writes {COLUMNS}"),
+            ROW,
+            "ON CONFLICT (thread_id, ns, checkpoint_id, task_id, channel) DO UPDATE SET value = excluded.value",
+            special_rows,
+        );
+        self.push_effects(batch, thread, writes)
+    }
+
+    /// Adds the effects that tasks applied to the ledger, as applied.
+    fn push_effects(&self, batch: &mut Batch, thread: &str, writes: &[TaskWrites]) -> Result<(), StoreError> {
+        let now = millis(Timestamp::now());
+        let mut effects = Vec::new();
+        for task in writes {
             let applied = task.effects().map_err(|e| {
                 StoreError::Invalid(format!("effects of task {} of thread {thread}: {e}", task.task_id))
             })?;
@@ -225,15 +242,6 @@ impl SqliteStore {
                 ]);
             }
         }
-        const COLUMNS: &str = "(thread_id, ns, checkpoint_id, task_id, task_path, node, channel, idx, value)";
-        const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
-        batch.rows(&format!("INSERT OR IGNORE INTO writes {COLUMNS}"), ROW, "", plain);
-        batch.rows(
-            &format!("INSERT INTO writes {COLUMNS}"),
-            ROW,
-            "ON CONFLICT (thread_id, ns, checkpoint_id, task_id, channel) DO UPDATE SET value = excluded.value",
-            special_rows,
-        );
         batch.rows(
             "INSERT INTO effects (thread_id, key, applied, description, result, updated_at)",
             "(?, ?, 1, '', ?, ?)",
@@ -299,13 +307,7 @@ impl Checkpointer for SqliteStore {
         id: Option<CheckpointId>,
     ) -> Result<Option<CheckpointTuple>, CheckpointError> {
         let mut connection = self.inner.pool.acquire().await.map_err(|e| self.map(e))?;
-        let options = ListOptions {
-            before: None,
-            limit: Some(1),
-            filter: Default::default(),
-        };
-        let mut tuples = self.read_tuples(&mut connection, thread_id, ns, id, &options).await?;
-        Ok(tuples.pop())
+        Ok(self.read_one(&mut connection, thread_id, ns, id).await?)
     }
 
     async fn put(&self, put: CheckpointPut, parent_writes: Vec<TaskWrites>) -> Result<(), CheckpointError> {
@@ -363,13 +365,23 @@ impl Checkpointer for SqliteStore {
             rows,
         );
         let parent = checkpoint.parent_id.map(|p| p.to_string());
-        if !parent_writes.is_empty() {
-            let parent = parent.as_deref().ok_or_else(|| {
-                StoreError::Invalid(format!(
-                    "pending writes for the parent of checkpoint {id} of thread {thread}, which has none"
-                ))
-            })?;
-            self.push_writes(&mut batch, thread, ns, parent, &parent_writes)?;
+        if let Some(parent) = &parent {
+            // The new checkpoint supersedes the parent's pending writes; only the effects they
+            // carry are kept, in the ledger.
+            batch.statement(
+                "DELETE FROM writes WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?",
+                [
+                    Arg::Text(thread.to_owned()),
+                    Arg::Text(ns.to_owned()),
+                    Arg::Text(parent.clone()),
+                ],
+            );
+            self.push_effects(&mut batch, thread, &parent_writes)?;
+        } else if !parent_writes.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "pending writes for the parent of checkpoint {id} of thread {thread}, which has none"
+            ))
+            .into());
         }
         let missing = || {
             format!(
@@ -401,7 +413,7 @@ impl Checkpointer for SqliteStore {
         options: &ListOptions,
     ) -> Result<Vec<CheckpointTuple>, CheckpointError> {
         let mut connection = self.inner.pool.acquire().await.map_err(|e| self.map(e))?;
-        Ok(self.read_tuples(&mut connection, thread_id, ns, None, options).await?)
+        Ok(self.read_list(&mut connection, thread_id, ns, options).await?)
     }
 
     async fn delete_thread(&self, thread_id: &str) -> Result<(), CheckpointError> {
@@ -564,10 +576,9 @@ impl Checkpointer for SqliteStore {
             let swept = sqlx::query(
                 "WITH RECURSIVE live(ns, channel, cid, delta, prev) AS (
                      SELECT b.ns, b.channel, b.checkpoint_id, b.delta, b.prev
-                     FROM checkpoints AS c, json_each(c.channels) AS h
-                     JOIN blobs AS b ON b.thread_id = c.thread_id AND b.ns = c.ns
+                     FROM checkpoints AS c CROSS JOIN json_each(c.channels) AS h CROSS JOIN blobs AS b
+                     WHERE c.thread_id = ?1 AND b.thread_id = c.thread_id AND b.ns = c.ns
                          AND b.checkpoint_id = json_extract(h.value, '$.head') AND b.channel = h.key
-                     WHERE c.thread_id = ?1
                      UNION
                      SELECT b.ns, b.channel, b.checkpoint_id, b.delta, b.prev
                      FROM live AS l JOIN blobs AS b ON b.thread_id = ?1 AND b.ns = l.ns

@@ -1,16 +1,35 @@
-//! Reading checkpoints back: the checkpoint rows, then every blob their channel chains need in
-//! one recursive query, then their pending writes; chains are assembled in memory.
+//! Reading checkpoints back. One checkpoint (`get`, the hot path of resume and `get_state`) is
+//! a single multi-statement query (row, chain links, pending writes); a listing is three queries
+//! however many checkpoints it returns. Chains are assembled in memory.
 
 use std::collections::{BTreeSet, HashMap};
 
 use bytes::Bytes;
 use lemmings_graph::{Checkpoint, CheckpointId, CheckpointTuple, ListOptions, Source, TaskId, TaskWrites, Timestamp};
-use sqlx::sqlite::SqliteConnection;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{AssertSqlSafe, Row};
 
 use super::SqliteStore;
 use crate::error::StoreError;
 use crate::rows::{Link, Links, chains, filter_path, parse_channels, parse_id};
+
+const CHECKPOINT_COLUMNS: &str = "checkpoint_id, parent_id, step, source, created_at, metadata, channels, control";
+
+/// The recursive walk from `heads(channel, cid)` to every link of their chains; the recursion
+/// walks keys only and the data is joined once at the end. CROSS JOIN keeps the heads as the
+/// outer loop, so each head is an index seek rather than a scan of the thread's blobs.
+const CHAIN_LINKS: &str = "keys(channel, cid, delta, prev) AS (
+         SELECT b.channel, b.checkpoint_id, b.delta, b.prev
+         FROM heads AS h CROSS JOIN blobs AS b
+         WHERE b.thread_id = ?1 AND b.ns = ?2 AND b.checkpoint_id = h.cid AND b.channel = h.channel
+         UNION
+         SELECT b.channel, b.checkpoint_id, b.delta, b.prev
+         FROM keys AS k JOIN blobs AS b ON b.thread_id = ?1 AND b.ns = ?2
+             AND b.channel = k.channel AND b.checkpoint_id = k.prev
+         WHERE k.delta = 1
+     )
+     SELECT 'b', k.channel, k.cid, k.delta, k.prev, b.data FROM keys AS k
+     JOIN blobs AS b ON b.thread_id = ?1 AND b.ns = ?2 AND b.channel = k.channel AND b.checkpoint_id = k.cid";
 
 fn parse_source(text: &str) -> Option<Source> {
     match text {
@@ -30,22 +49,153 @@ impl SqliteStore {
         }
     }
 
-    /// Checkpoints of a namespace, newest first: the one `id`, or those `options` select.
-    pub(super) async fn read_tuples(
+    /// A checkpoint row whose columns start at `at`.
+    fn parse_checkpoint(
+        &self,
+        row: &SqliteRow,
+        at: usize,
+        thread: &str,
+        ns: &str,
+    ) -> Result<(String, Checkpoint), StoreError> {
+        let id_text: String = row.get(at);
+        let what = || format!("checkpoint {id_text} of thread {thread}");
+        let metadata: String = row.get(at + 5);
+        let channels_text: String = row.get(at + 6);
+        let control: Vec<u8> = row.get(at + 7);
+        let source: String = row.get(at + 3);
+        let checkpoint = Checkpoint {
+            thread_id: thread.to_owned(),
+            ns: ns.to_owned(),
+            id: parse_id(&id_text, &what).map_err(|e| self.corrupt(e))?,
+            parent_id: row
+                .get::<Option<String>, _>(at + 1)
+                .map(|p| parse_id(&p, &what))
+                .transpose()
+                .map_err(|e| self.corrupt(e))?,
+            step: row.get(at + 2),
+            source: parse_source(&source)
+                .ok_or_else(|| self.corrupt(format!("{}: unknown source {source:?}", what())))?,
+            created_at: Timestamp::from_millis(row.get::<i64, _>(at + 4).try_into().unwrap_or(0)),
+            metadata: serde_json::from_str(&metadata)
+                .map_err(|e| self.corrupt(format!("{}: metadata: {e}", what())))?,
+            channels: parse_channels(&channels_text, &what).map_err(|e| self.corrupt(e))?,
+            control: Bytes::from(control),
+        };
+        Ok((id_text, checkpoint))
+    }
+
+    /// A link row `(channel, cid, delta, prev, data)` whose columns start at `at`.
+    fn parse_link(row: &SqliteRow, at: usize, links: &mut Links) {
+        let data: Vec<u8> = row.get(at + 4);
+        links.insert(
+            (row.get::<String, _>(at + 1), row.get::<String, _>(at)),
+            Link {
+                delta: row.get::<i64, _>(at + 2) != 0,
+                prev: row.get(at + 3),
+                data: Bytes::from(data),
+            },
+        );
+    }
+
+    /// A write row `(checkpoint, task_id, task_path, node, channel, value)` whose columns start
+    /// at `at`, grouped into tasks (rows come ordered by task).
+    fn parse_write(
+        &self,
+        row: &SqliteRow,
+        at: usize,
+        writes: &mut HashMap<String, Vec<TaskWrites>>,
+    ) -> Result<(), StoreError> {
+        let checkpoint: String = row.get(at);
+        let task_text: String = row.get(at + 1);
+        let task_id: TaskId = task_text
+            .parse()
+            .map_err(|e| self.corrupt(format!("a pending write of checkpoint {checkpoint}: {e}")))?;
+        let value: Vec<u8> = row.get(at + 5);
+        let tasks = writes.entry(checkpoint).or_default();
+        match tasks.last_mut() {
+            Some(task) if task.task_id == task_id => task.writes.push((row.get(at + 4), Bytes::from(value))),
+            _ => tasks.push(TaskWrites {
+                task_id,
+                task_path: row.get(at + 2),
+                node: row.get(at + 3),
+                writes: vec![(row.get(at + 4), Bytes::from(value))],
+            }),
+        }
+        Ok(())
+    }
+
+    fn assemble(
+        &self,
+        checkpoints: Vec<(String, Checkpoint)>,
+        links: &Links,
+        mut writes: HashMap<String, Vec<TaskWrites>>,
+    ) -> Result<Vec<CheckpointTuple>, StoreError> {
+        checkpoints
+            .into_iter()
+            .map(|(id_text, checkpoint)| {
+                let values = chains(&checkpoint.channels, links, &id_text).map_err(|e| self.corrupt(e))?;
+                let pending_writes = writes.remove(&id_text).unwrap_or_default();
+                Ok(CheckpointTuple {
+                    checkpoint,
+                    values,
+                    pending_writes,
+                })
+            })
+            .collect()
+    }
+
+    /// One checkpoint (`id`, or the latest) in a single round trip: three statements whose
+    /// rows are told apart by their first column.
+    pub(super) async fn read_one(
         &self,
         connection: &mut SqliteConnection,
         thread: &str,
         ns: &str,
         id: Option<CheckpointId>,
+    ) -> Result<Option<CheckpointTuple>, StoreError> {
+        let target = match id {
+            Some(_) => "?3",
+            None => {
+                "(SELECT checkpoint_id FROM checkpoints WHERE thread_id = ?1 AND ns = ?2 ORDER BY checkpoint_id DESC LIMIT 1)"
+            }
+        };
+        let sql = format!(
+            "SELECT 'c', {CHECKPOINT_COLUMNS} FROM checkpoints WHERE thread_id = ?1 AND ns = ?2 AND checkpoint_id = {target};
+             WITH RECURSIVE heads(channel, cid) AS (
+                 SELECT j.key, json_extract(j.value, '$.head')
+                 FROM checkpoints AS c CROSS JOIN json_each(c.channels) AS j
+                 WHERE c.thread_id = ?1 AND c.ns = ?2 AND c.checkpoint_id = {target}
+             ),
+             {CHAIN_LINKS};
+             SELECT 'w', checkpoint_id, task_id, task_path, node, channel, value FROM writes
+             WHERE thread_id = ?1 AND ns = ?2 AND checkpoint_id = {target}
+             ORDER BY task_path, task_id, idx;"
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(thread).bind(ns);
+        if let Some(id) = id {
+            query = query.bind(id.to_string());
+        }
+        let rows = query.fetch_all(&mut *connection).await.map_err(|e| self.map(e))?;
+        let (mut checkpoints, mut links, mut writes) = (Vec::new(), Links::new(), HashMap::new());
+        for row in &rows {
+            match row.get::<String, _>(0).as_str() {
+                "c" => checkpoints.push(self.parse_checkpoint(row, 1, thread, ns)?),
+                "b" => Self::parse_link(row, 1, &mut links),
+                _ => self.parse_write(row, 1, &mut writes)?,
+            }
+        }
+        Ok(self.assemble(checkpoints, &links, writes)?.pop())
+    }
+
+    /// Checkpoints of a namespace that `options` select, newest first.
+    pub(super) async fn read_list(
+        &self,
+        connection: &mut SqliteConnection,
+        thread: &str,
+        ns: &str,
         options: &ListOptions,
     ) -> Result<Vec<CheckpointTuple>, StoreError> {
-        let mut sql = String::from(
-            "SELECT checkpoint_id, parent_id, step, source, created_at, metadata, channels, control
-             FROM checkpoints WHERE thread_id = ? AND ns = ?",
-        );
-        if id.is_some() {
-            sql.push_str(" AND checkpoint_id = ?");
-        }
+        let mut sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE thread_id = ? AND ns = ?");
         if options.before.is_some() {
             sql.push_str(" AND checkpoint_id < ?");
         }
@@ -59,9 +209,6 @@ impl SqliteStore {
             sql.push_str(" LIMIT ?");
         }
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(thread).bind(ns);
-        if let Some(id) = id {
-            query = query.bind(id.to_string());
-        }
         if let Some(before) = options.before {
             query = query.bind(before.to_string());
         }
@@ -75,35 +222,10 @@ impl SqliteStore {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-
-        let mut checkpoints = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id_text: String = row.get(0);
-            let what = || format!("checkpoint {id_text} of thread {thread}");
-            let metadata: String = row.get(5);
-            let channels_text: String = row.get(6);
-            let control: Vec<u8> = row.get(7);
-            let source: String = row.get(3);
-            let checkpoint = Checkpoint {
-                thread_id: thread.to_owned(),
-                ns: ns.to_owned(),
-                id: parse_id(&id_text, &what).map_err(|e| self.corrupt(e))?,
-                parent_id: row
-                    .get::<Option<String>, _>(1)
-                    .map(|p| parse_id(&p, &what))
-                    .transpose()
-                    .map_err(|e| self.corrupt(e))?,
-                step: row.get(2),
-                source: parse_source(&source)
-                    .ok_or_else(|| self.corrupt(format!("{}: unknown source {source:?}", what())))?,
-                created_at: Timestamp::from_millis(row.get::<i64, _>(4).try_into().unwrap_or(0)),
-                metadata: serde_json::from_str(&metadata)
-                    .map_err(|e| self.corrupt(format!("{}: metadata: {e}", what())))?,
-                channels: parse_channels(&channels_text, &what).map_err(|e| self.corrupt(e))?,
-                control: Bytes::from(control),
-            };
-            checkpoints.push((id_text, checkpoint));
-        }
+        let checkpoints = rows
+            .iter()
+            .map(|row| self.parse_checkpoint(row, 0, thread, ns))
+            .collect::<Result<Vec<_>, _>>()?;
 
         let heads: BTreeSet<(String, String)> = checkpoints
             .iter()
@@ -113,85 +235,27 @@ impl SqliteStore {
                     .map(|(channel, r)| (channel.clone(), r.head.to_string()))
             })
             .collect();
-        let links = self.read_links(connection, thread, ns, &heads).await?;
-        let mut writes = self
-            .read_writes(connection, thread, ns, checkpoints.iter().map(|(id, _)| id.as_str()))
-            .await?;
-
-        checkpoints
-            .into_iter()
-            .map(|(id_text, checkpoint)| {
-                let values = chains(&checkpoint.channels, &links, &id_text).map_err(|e| self.corrupt(e))?;
-                let pending_writes = writes.remove(&id_text).unwrap_or_default();
-                Ok(CheckpointTuple {
-                    checkpoint,
-                    values,
-                    pending_writes,
-                })
-            })
-            .collect()
-    }
-
-    /// Every blob on the chains that start at `heads` (`(channel, checkpoint id)`).
-    async fn read_links(
-        &self,
-        connection: &mut SqliteConnection,
-        thread: &str,
-        ns: &str,
-        heads: &BTreeSet<(String, String)>,
-    ) -> Result<Links, StoreError> {
-        if heads.is_empty() {
-            return Ok(Links::new());
+        let mut links = Links::new();
+        if !heads.is_empty() {
+            let sql = format!(
+                "WITH RECURSIVE heads(channel, cid) AS (
+                     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?3)
+                 ),
+                 {CHAIN_LINKS}"
+            );
+            let rows = sqlx::query(AssertSqlSafe(sql))
+                .bind(thread)
+                .bind(ns)
+                .bind(serde_json::to_string(&heads).unwrap_or_else(|_| "[]".into()))
+                .fetch_all(&mut *connection)
+                .await
+                .map_err(|e| self.map(e))?;
+            for row in &rows {
+                Self::parse_link(row, 1, &mut links);
+            }
         }
-        let heads_json = serde_json::to_string(heads).unwrap_or_else(|_| "[]".into());
-        // The recursion walks keys only; the data is joined once at the end.
-        let rows = sqlx::query(
-            "WITH RECURSIVE keys(channel, cid, delta, prev) AS (
-                 SELECT b.channel, b.checkpoint_id, b.delta, b.prev
-                 FROM json_each(?3) AS h
-                 JOIN blobs AS b ON b.thread_id = ?1 AND b.ns = ?2
-                     AND b.channel = json_extract(h.value, '$[0]') AND b.checkpoint_id = json_extract(h.value, '$[1]')
-                 UNION
-                 SELECT b.channel, b.checkpoint_id, b.delta, b.prev
-                 FROM keys AS k JOIN blobs AS b ON b.thread_id = ?1 AND b.ns = ?2
-                     AND b.channel = k.channel AND b.checkpoint_id = k.prev
-                 WHERE k.delta = 1
-             )
-             SELECT k.channel, k.cid, k.delta, k.prev, b.data FROM keys AS k
-             JOIN blobs AS b ON b.thread_id = ?1 AND b.ns = ?2 AND b.channel = k.channel AND b.checkpoint_id = k.cid",
-        )
-        .bind(thread)
-        .bind(ns)
-        .bind(heads_json)
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(|e| self.map(e))?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let data: Vec<u8> = row.get(4);
-                (
-                    (row.get::<String, _>(1), row.get::<String, _>(0)),
-                    Link {
-                        delta: row.get::<i64, _>(2) != 0,
-                        prev: row.get(3),
-                        data: Bytes::from(data),
-                    },
-                )
-            })
-            .collect())
-    }
 
-    /// The pending writes of these checkpoints, grouped by task in `(task_path, task_id)` order.
-    async fn read_writes<'a>(
-        &self,
-        connection: &mut SqliteConnection,
-        thread: &str,
-        ns: &str,
-        checkpoints: impl Iterator<Item = &'a str>,
-    ) -> Result<HashMap<String, Vec<TaskWrites>>, StoreError> {
-        let ids: Vec<&str> = checkpoints.collect();
-        let ids_json = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        let ids: Vec<&str> = checkpoints.iter().map(|(id, _)| id.as_str()).collect();
         let rows = sqlx::query(
             "SELECT checkpoint_id, task_id, task_path, node, channel, value FROM writes
              WHERE thread_id = ? AND ns = ? AND checkpoint_id IN (SELECT value FROM json_each(?))
@@ -199,29 +263,14 @@ impl SqliteStore {
         )
         .bind(thread)
         .bind(ns)
-        .bind(ids_json)
+        .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
         .fetch_all(&mut *connection)
         .await
         .map_err(|e| self.map(e))?;
-        let mut writes: HashMap<String, Vec<TaskWrites>> = HashMap::new();
-        for row in rows {
-            let checkpoint: String = row.get(0);
-            let task_text: String = row.get(1);
-            let task_id: TaskId = task_text
-                .parse()
-                .map_err(|e| self.corrupt(format!("a pending write of checkpoint {checkpoint}: {e}")))?;
-            let value: Vec<u8> = row.get(5);
-            let tasks = writes.entry(checkpoint).or_default();
-            match tasks.last_mut() {
-                Some(task) if task.task_id == task_id => task.writes.push((row.get(4), Bytes::from(value))),
-                _ => tasks.push(TaskWrites {
-                    task_id,
-                    task_path: row.get(2),
-                    node: row.get(3),
-                    writes: vec![(row.get(4), Bytes::from(value))],
-                }),
-            }
+        let mut writes = HashMap::new();
+        for row in &rows {
+            self.parse_write(row, 0, &mut writes)?;
         }
-        Ok(writes)
+        self.assemble(checkpoints, &links, writes)
     }
 }
