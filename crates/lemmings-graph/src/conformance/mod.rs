@@ -107,9 +107,9 @@ macro_rules! checkpointer_conformance {
         $(
             #[tokio::test]
             async fn $name() {
-                let (store, guard) = $make.await;
+                // `_guard` (not `_`) lives to the end of the check.
+                let (store, _guard) = $make.await;
                 $crate::conformance::run(stringify!($name), store).await;
-                drop(guard);
             }
         )*
     };
