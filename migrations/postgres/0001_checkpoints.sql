@@ -41,7 +41,7 @@ CREATE TABLE writes (
     task_path     TEXT COLLATE "C" NOT NULL,
     node          TEXT COLLATE "C" NOT NULL,
     channel       TEXT COLLATE "C" NOT NULL,
-    idx           INTEGER NOT NULL,
+    seq           BIGINT  GENERATED ALWAYS AS IDENTITY,  -- arrival order; an update keeps the row's place
     value         BYTEA   NOT NULL,
     PRIMARY KEY (thread_id, ns, checkpoint_id, task_id, channel),
     FOREIGN KEY (thread_id, ns, checkpoint_id) REFERENCES checkpoints (thread_id, ns, checkpoint_id) ON DELETE CASCADE

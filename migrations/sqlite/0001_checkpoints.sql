@@ -30,7 +30,8 @@ CREATE TABLE blobs (
 );
 
 -- Pending writes of finished (or failed, or interrupted) tasks, against the checkpoint their
--- superstep started from.
+-- superstep started from. A task's writes read back in rowid order: the order they were first
+-- saved in (an update keeps the row's place).
 CREATE TABLE writes (
     thread_id     TEXT    NOT NULL,
     ns            TEXT    NOT NULL,
@@ -39,7 +40,6 @@ CREATE TABLE writes (
     task_path     TEXT    NOT NULL,
     node          TEXT    NOT NULL,
     channel       TEXT    NOT NULL,
-    idx           INTEGER NOT NULL,  -- order within the task
     value         BLOB    NOT NULL,
     PRIMARY KEY (thread_id, ns, checkpoint_id, task_id, channel),
     FOREIGN KEY (thread_id, ns, checkpoint_id) REFERENCES checkpoints (thread_id, ns, checkpoint_id) ON DELETE CASCADE
@@ -69,8 +69,12 @@ CREATE TABLE effects (
     PRIMARY KEY (thread_id, key)
 );
 
--- Never holds a row: a write batch inserts NULL here when its lease fence matched no row, so
+-- Never hold a row: a write batch inserts NULL into one of these when a check fails (its lease
+-- fence matched no row; the parent of a checkpoint whose writes it carries is not saved), so
 -- the NOT NULL constraint aborts the whole batch in the same round trip.
 CREATE TABLE fence_guard (
     lost INTEGER NOT NULL
+);
+CREATE TABLE parent_guard (
+    missing INTEGER NOT NULL
 );

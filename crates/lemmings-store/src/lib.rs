@@ -1,5 +1,6 @@
 //! Durable checkpointers for lemmings-graph: [`SqliteStore`] (the embedded default) and, with
-//! the `postgres` feature, a PostgreSQL store for several machines sharing one database.
+//! the `postgres` feature (on by default), `PostgresStore` for several machines sharing one
+//! database. [`open`] picks one from a location: a `postgres://` URL or a file path.
 //!
 //! Both keep the same model: checkpoints that name each channel's head, blobs (full values or
 //! deltas) chained by `prev`, pending writes per task, leases that let one process run a thread
@@ -7,6 +8,7 @@
 
 mod error;
 mod holder;
+mod postgres;
 mod rows;
 mod sqlite;
 
@@ -15,17 +17,16 @@ use std::sync::Arc;
 use lemmings_graph::Checkpointer;
 
 pub use error::{Location, StoreError};
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 /// Opens the store at `location`: a `postgres://` or `postgresql://` URL (with the `postgres`
-/// feature), or else a SQLite file path. `create` makes a missing SQLite file (and its
-/// directories).
+/// feature; the database must exist, its tables are created), or else a SQLite file path.
+/// `create` makes a missing SQLite file (and its directories).
 pub async fn open(location: &str, create: bool) -> Result<Arc<dyn Checkpointer>, StoreError> {
-    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-        return Err(StoreError::Invalid(format!(
-            "{}: PostgreSQL support is not built yet",
-            crate::error::Location(location.to_owned())
-        )));
+    if postgres::is_postgres_url(location) {
+        return open_postgres(location).await;
     }
     let options = if create {
         SqliteOptions::create()
@@ -33,4 +34,32 @@ pub async fn open(location: &str, create: bool) -> Result<Arc<dyn Checkpointer>,
         SqliteOptions::default()
     };
     Ok(Arc::new(SqliteStore::open(location, options).await?))
+}
+
+#[cfg(feature = "postgres")]
+async fn open_postgres(url: &str) -> Result<Arc<dyn Checkpointer>, StoreError> {
+    Ok(Arc::new(PostgresStore::connect(url, PostgresOptions::default()).await?))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(url: &str) -> Result<Arc<dyn Checkpointer>, StoreError> {
+    Err(StoreError::Invalid(format!(
+        "{}: lemmings was built without PostgreSQL support; rebuild it with the `postgres` feature (on by default) \
+         or use a SQLite file",
+        postgres::redact_url(url)
+    )))
+}
+
+#[cfg(all(test, not(feature = "postgres")))]
+mod tests {
+    #[tokio::test]
+    async fn a_build_without_postgres_refuses_urls_clearly_and_without_the_password() {
+        let error = super::open("postgres://u:hunter22@db.example/lemmings", false)
+            .await
+            .expect_err("no PostgreSQL in this build");
+        let message = error.to_string();
+        assert!(message.contains("built without PostgreSQL support"), "{message}");
+        assert!(message.contains("postgres://u:***@db.example/lemmings"), "{message}");
+        assert!(!message.contains("hunter22"), "{message}");
+    }
 }

@@ -71,17 +71,24 @@ impl InMemorySaver {
 /// then be interrupted, then be answered).
 fn merge_writes(saved: &mut Vec<TaskWrites>, incoming: Vec<TaskWrites>) {
     for task in incoming {
-        match saved.iter_mut().find(|t| t.task_id == task.task_id) {
-            Some(existing) => {
-                for (channel, value) in task.writes {
-                    match existing.writes.iter_mut().find(|(c, _)| *c == channel) {
-                        Some(slot) if special::is_special(&channel) => slot.1 = value,
-                        Some(_) => {}
-                        None => existing.writes.push((channel, value)),
-                    }
-                }
+        let position = match saved.iter().position(|t| t.task_id == task.task_id) {
+            Some(position) => position,
+            None => {
+                saved.push(TaskWrites {
+                    writes: Vec::new(),
+                    ..task.clone()
+                });
+                saved.len() - 1
             }
-            None => saved.push(task),
+        };
+        // Every channel goes through the rule, also within one batch.
+        let existing = &mut saved[position];
+        for (channel, value) in task.writes {
+            match existing.writes.iter_mut().find(|(c, _)| *c == channel) {
+                Some(slot) if special::is_special(&channel) => slot.1 = value,
+                Some(_) => {}
+                None => existing.writes.push((channel, value)),
+            }
         }
     }
     saved.sort_by(|a, b| (&a.task_path, a.task_id).cmp(&(&b.task_path, b.task_id)));
@@ -233,6 +240,9 @@ impl Checkpointer for InMemorySaver {
         checkpoint_id: CheckpointId,
         writes: Vec<TaskWrites>,
     ) -> Result<(), CheckpointError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
         let mut inner = self.lock();
         for task in &writes {
             task.effects()
@@ -351,15 +361,29 @@ impl Checkpointer for InMemorySaver {
                 }
             }
             // Sweep: a blob stays if a kept checkpoint names it as a head; the links before it
-            // live on through the chain's `Arc`s.
+            // live on through the chain's `Arc`s. Only links no kept chain reaches are counted.
             let heads: HashSet<(CheckpointId, String)> = namespace
                 .checkpoints
                 .values()
                 .flat_map(|s| s.checkpoint.channels.iter().map(|(c, r)| (r.head, c.clone())))
                 .collect();
-            let before = namespace.blobs.len();
-            namespace.blobs.retain(|key, _| heads.contains(key));
-            report.blobs += before - namespace.blobs.len();
+            let mut needed: HashSet<*const Link> = HashSet::new();
+            for key in &heads {
+                let mut cursor = namespace.blobs.get(key);
+                while let Some(link) = cursor {
+                    if !needed.insert(Arc::as_ptr(link)) {
+                        break;
+                    }
+                    cursor = link.prev.as_ref();
+                }
+            }
+            namespace.blobs.retain(|key, link| {
+                let keep = heads.contains(key);
+                if !keep && !needed.contains(&Arc::as_ptr(link)) {
+                    report.blobs += 1;
+                }
+                keep
+            });
         }
         Ok(report)
     }

@@ -7,9 +7,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Connection;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::Connection;
 
 use super::url::{is_postgres_url, passwords, redact_url, scrub};
 use crate::error::{Location, StoreError};
@@ -244,8 +244,7 @@ pub(crate) async fn connect(url: &str, options: &PostgresOptions) -> Result<(PgP
     }
     // Statements run at PostgreSQL's default READ COMMITTED; a lock held too long by another
     // transaction fails the statement as busy instead of hanging the run.
-    let connect = connect
-        .options([("lock_timeout", format!("{}ms", millis(options.lock_timeout)))]);
+    let connect = connect.options([("lock_timeout", format!("{}ms", millis(options.lock_timeout)))]);
     let first = tokio::time::timeout(options.connect_timeout, PgConnection::connect_with(&connect))
         .await
         .map_err(|_| StoreError::Unavailable {

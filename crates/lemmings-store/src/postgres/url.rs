@@ -3,6 +3,10 @@
 //! log line carries it. Compiled with or without the `postgres` feature, since even the refusal
 //! of a build without PostgreSQL names the URL.
 
+// Without the feature only `redact_url` and `is_postgres_url` are used; the scrubbing helpers
+// stay compiled (and tested) rather than sprouting a `cfg` each.
+#![cfg_attr(not(feature = "postgres"), allow(dead_code))]
+
 /// Whether `location` is a PostgreSQL URL rather than a SQLite path.
 pub(crate) fn is_postgres_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
@@ -121,8 +125,14 @@ mod tests {
     #[test]
     fn the_password_is_replaced_and_the_rest_kept() {
         let cases = [
-            ("postgres://u:secret@db.example:5432/lemmings", "postgres://u:***@db.example:5432/lemmings"),
-            ("postgresql://u:secret@db/x?sslmode=require", "postgresql://u:***@db/x?sslmode=require"),
+            (
+                "postgres://u:secret@db.example:5432/lemmings",
+                "postgres://u:***@db.example:5432/lemmings",
+            ),
+            (
+                "postgresql://u:secret@db/x?sslmode=require",
+                "postgresql://u:***@db/x?sslmode=require",
+            ),
             ("postgres://u@db/x", "postgres://u@db/x"),
             ("postgres://db/x", "postgres://db/x"),
             ("postgres://u:@db/x", "postgres://u:***@db/x"),

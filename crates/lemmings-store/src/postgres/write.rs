@@ -1,13 +1,15 @@
-//! Write statements: a checkpoint with its blobs and parent writes, a task's pending writes, or
-//! an effect's intent, each as ONE statement of data-modifying CTEs, so a commit costs one round
-//! trip whatever the number of rows (rows travel as arrays and come apart with `UNNEST`).
+//! Write statements: a checkpoint with its blobs (superseding its parent's pending writes and
+//! recording the effects of the last tasks), a task's pending writes, or an effect's intent,
+//! each as ONE statement of data-modifying CTEs, so a commit costs one round trip whatever the
+//! number of rows (rows travel as arrays and come apart with `UNNEST`).
 //!
 //! The statement's first CTE, `fence`, is the lease check. For a thread this store holds, it
 //! renews the heartbeat at the lease's epoch (`UPDATE … RETURNING`); for any other thread it
-//! passes only while no unreleased lease (other than one already judged dead) exists. Every
-//! insert is conditional on `fence` having a row, and the statement returns whether it had one:
-//! a lost fence writes nothing, in the same round trip. A single statement is atomic on its own,
-//! so no `BEGIN`/`COMMIT` round trips are needed either.
+//! passes only while no unreleased lease (other than one already judged dead) exists. The
+//! second, `go`, adds the statement's precondition (e.g. the parent checkpoint exists). Every
+//! insert and delete is conditional on `go` having a row, and the statement returns whether
+//! `fence` and `go` had one: a lost fence writes nothing, in the same round trip. A single
+//! statement is atomic on its own, so no `BEGIN`/`COMMIT` round trips are needed either.
 
 use std::collections::HashMap;
 
@@ -41,7 +43,6 @@ enum Arg {
     Texts(Vec<String>),
     OptTexts(Vec<Option<String>>),
     Bools(Vec<bool>),
-    Ints(Vec<i32>),
     Blobs(Vec<Vec<u8>>),
 }
 
@@ -51,6 +52,8 @@ enum Arg {
 pub(crate) struct Statement {
     ctes: Vec<String>,
     args: Vec<Arg>,
+    /// A condition the write needs besides the fence (SQL over the parameters).
+    precondition: Option<String>,
 }
 
 /// A pending-write row, before it becomes a column of the arrays.
@@ -59,7 +62,6 @@ struct WriteRow<'a> {
     task_path: &'a str,
     node: &'a str,
     channel: &'a str,
-    idx: i32,
     value: &'a [u8],
 }
 
@@ -68,6 +70,7 @@ impl Statement {
         Statement {
             ctes: Vec::new(),
             args: Vec::new(),
+            precondition: None,
         }
     }
 
@@ -90,7 +93,9 @@ impl Statement {
             self.arg(Arg::OptText(checkpoint.parent_id.map(|p| p.to_string()))),
             self.arg(Arg::Int(checkpoint.step)),
             self.arg(Arg::Text(checkpoint.source.as_str().to_owned())),
-            self.arg(Arg::Int(i64::try_from(checkpoint.created_at.as_millis()).unwrap_or(i64::MAX))),
+            self.arg(Arg::Int(
+                i64::try_from(checkpoint.created_at.as_millis()).unwrap_or(i64::MAX),
+            )),
             format!("{}::jsonb", self.arg(Arg::Text(metadata))),
             format!("{}::jsonb", self.arg(Arg::Text(channels))),
             self.arg(Arg::Bytes(checkpoint.control.to_vec())),
@@ -101,7 +106,7 @@ impl Statement {
             format!(
                 "INSERT INTO checkpoints
                  (thread_id, ns, checkpoint_id, parent_id, step, source, created_at, metadata, channels, control)
-                 SELECT $1, $2, {id}, {values} WHERE EXISTS (SELECT 1 FROM fence)
+                 SELECT $1, $2, {id}, {values} WHERE EXISTS (SELECT 1 FROM go)
                  ON CONFLICT (thread_id, ns, checkpoint_id) DO UPDATE SET parent_id = EXCLUDED.parent_id,
                      step = EXCLUDED.step, source = EXCLUDED.source, created_at = EXCLUDED.created_at,
                      metadata = EXCLUDED.metadata, channels = EXCLUDED.channels, control = EXCLUDED.control"
@@ -138,7 +143,7 @@ impl Statement {
             format!(
                 "INSERT INTO blobs (thread_id, ns, checkpoint_id, channel, delta, prev, data)
                  SELECT $1, $2, {id}, b.channel, b.delta, b.prev, b.data
-                 FROM UNNEST({columns}) AS b(channel, delta, prev, data) WHERE EXISTS (SELECT 1 FROM fence)
+                 FROM UNNEST({columns}) AS b(channel, delta, prev, data) WHERE EXISTS (SELECT 1 FROM go)
                  ON CONFLICT (thread_id, ns, checkpoint_id, channel) DO UPDATE SET
                      delta = EXCLUDED.delta, prev = EXCLUDED.prev, data = EXCLUDED.data"
             ),
@@ -150,19 +155,15 @@ impl Statement {
     /// a special channel its last) and records the effects they applied.
     pub(crate) fn writes(&mut self, thread: &str, checkpoint: &str, tasks: &[TaskWrites]) -> Result<(), StoreError> {
         // First wins for state channels, last wins for special ones, within this call too: one
-        // statement may not upsert a row twice, so duplicates are settled here. A replaced
-        // special write keeps its first position, as an upsert would.
-        let mut first: Vec<WriteRow<'_>> = Vec::new();
-        let mut last: Vec<WriteRow<'_>> = Vec::new();
+        // statement may not upsert a row twice, so duplicates are settled here, each row keeping
+        // the place of its first appearance (as sequential upserts would).
+        let mut rows: Vec<WriteRow<'_>> = Vec::new();
         let mut seen: HashMap<(String, &str), usize> = HashMap::new();
-        let mut effects: Vec<(String, Vec<u8>)> = Vec::new();
         for task in tasks {
             let task_id = task.task_id.to_string();
-            for (index, (channel, value)) in task.writes.iter().enumerate() {
-                let special = special::is_special(channel);
-                let rows = if special { &mut last } else { &mut first };
+            for (channel, value) in &task.writes {
                 match seen.get(&(task_id.clone(), channel.as_str())) {
-                    Some(&at) if special => rows[at].value = value,
+                    Some(&at) if special::is_special(channel) => rows[at].value = value,
                     Some(_) => {}
                     None => {
                         seen.insert((task_id.clone(), channel.as_str()), rows.len());
@@ -171,12 +172,59 @@ impl Statement {
                             task_path: &task.task_path,
                             node: &task.node,
                             channel,
-                            idx: i32::try_from(index).unwrap_or(i32::MAX),
                             value,
                         });
                     }
                 }
             }
+        }
+        let checkpoint = self.arg(Arg::Text(checkpoint.to_owned()));
+        let columns = [
+            format!(
+                "{}::text[]",
+                self.arg(Arg::Texts(rows.iter().map(|r| r.task_id.clone()).collect()))
+            ),
+            format!(
+                "{}::text[]",
+                self.arg(Arg::Texts(rows.iter().map(|r| r.task_path.to_owned()).collect()))
+            ),
+            format!(
+                "{}::text[]",
+                self.arg(Arg::Texts(rows.iter().map(|r| r.node.to_owned()).collect()))
+            ),
+            format!(
+                "{}::text[]",
+                self.arg(Arg::Texts(rows.iter().map(|r| r.channel.to_owned()).collect()))
+            ),
+            format!(
+                "{}::bytea[]",
+                self.arg(Arg::Blobs(rows.iter().map(|r| r.value.to_vec()).collect()))
+            ),
+        ]
+        .join(", ");
+        // Inserted in arrival order, so `seq` (an identity) keeps it for reads; on conflict a
+        // state channel keeps its first value and a special one (`__name__`) takes the new one.
+        self.cte(
+            "wr",
+            format!(
+                "INSERT INTO writes (thread_id, ns, checkpoint_id, task_id, task_path, node, channel, value)
+                 SELECT $1, $2, {checkpoint}, w.task_id, w.task_path, w.node, w.channel, w.value
+                 FROM UNNEST({columns}) WITH ORDINALITY AS w(task_id, task_path, node, channel, value, ord)
+                 WHERE EXISTS (SELECT 1 FROM go)
+                 ORDER BY w.ord
+                 ON CONFLICT (thread_id, ns, checkpoint_id, task_id, channel) DO UPDATE SET value = CASE
+                     WHEN left(EXCLUDED.channel, 2) = '__' AND right(EXCLUDED.channel, 2) = '__' THEN EXCLUDED.value
+                     ELSE writes.value END"
+            ),
+        );
+        self.effects(thread, tasks)
+    }
+
+    /// Records the effects that tasks applied (their `__effects__` writes) in the ledger.
+    pub(crate) fn effects(&mut self, thread: &str, tasks: &[TaskWrites]) -> Result<(), StoreError> {
+        // The last result of a key wins, as sequential upserts would have it.
+        let mut effects: Vec<(String, Vec<u8>)> = Vec::new();
+        for task in tasks {
             let applied = task.effects().map_err(|e| {
                 StoreError::Invalid(format!("effects of task {} of thread {thread}: {e}", task.task_id))
             })?;
@@ -188,38 +236,6 @@ impl Statement {
                 }
             }
         }
-        let checkpoint = self.arg(Arg::Text(checkpoint.to_owned()));
-        let conflict = [
-            ("wf", first, "DO NOTHING"),
-            ("wl", last, "(thread_id, ns, checkpoint_id, task_id, channel) DO UPDATE SET value = EXCLUDED.value"),
-        ];
-        for (name, rows, on_conflict) in conflict {
-            let columns = [
-                format!("{}::text[]", self.arg(Arg::Texts(rows.iter().map(|r| r.task_id.clone()).collect()))),
-                format!(
-                    "{}::text[]",
-                    self.arg(Arg::Texts(rows.iter().map(|r| r.task_path.to_owned()).collect()))
-                ),
-                format!("{}::text[]", self.arg(Arg::Texts(rows.iter().map(|r| r.node.to_owned()).collect()))),
-                format!(
-                    "{}::text[]",
-                    self.arg(Arg::Texts(rows.iter().map(|r| r.channel.to_owned()).collect()))
-                ),
-                format!("{}::int4[]", self.arg(Arg::Ints(rows.iter().map(|r| r.idx).collect()))),
-                format!("{}::bytea[]", self.arg(Arg::Blobs(rows.iter().map(|r| r.value.to_vec()).collect()))),
-            ]
-            .join(", ");
-            self.cte(
-                name,
-                format!(
-                    "INSERT INTO writes (thread_id, ns, checkpoint_id, task_id, task_path, node, channel, idx, value)
-                     SELECT $1, $2, {checkpoint}, w.task_id, w.task_path, w.node, w.channel, w.idx, w.value
-                     FROM UNNEST({columns}) AS w(task_id, task_path, node, channel, idx, value)
-                     WHERE EXISTS (SELECT 1 FROM fence)
-                     ON CONFLICT {on_conflict}"
-                ),
-            );
-        }
         let (keys, results): (Vec<String>, Vec<Vec<u8>>) = effects.into_iter().unzip();
         let keys = self.arg(Arg::Texts(keys));
         let results = self.arg(Arg::Blobs(results));
@@ -228,12 +244,31 @@ impl Statement {
             format!(
                 "INSERT INTO effects (thread_id, key, applied, description, result, updated_at)
                  SELECT $1, e.key, TRUE, '', e.result, {NOW_MS}
-                 FROM UNNEST({keys}::text[], {results}::bytea[]) AS e(key, result) WHERE EXISTS (SELECT 1 FROM fence)
+                 FROM UNNEST({keys}::text[], {results}::bytea[]) AS e(key, result) WHERE EXISTS (SELECT 1 FROM go)
                  ON CONFLICT (thread_id, key) DO UPDATE SET
                      applied = TRUE, result = EXCLUDED.result, updated_at = EXCLUDED.updated_at"
             ),
         );
         Ok(())
+    }
+
+    /// Deletes the pending writes of `parent`, which the checkpoint being put supersedes (their
+    /// effect is in it; resume, replay and forks never read a superseded checkpoint's writes).
+    /// With `must_exist`, the whole statement writes nothing unless the parent is saved.
+    pub(crate) fn supersede(&mut self, parent: &str, must_exist: bool) {
+        let parent = self.arg(Arg::Text(parent.to_owned()));
+        self.cte(
+            "sp",
+            format!(
+                "DELETE FROM writes WHERE thread_id = $1 AND ns = $2 AND checkpoint_id = {parent}
+                 AND EXISTS (SELECT 1 FROM go)"
+            ),
+        );
+        if must_exist {
+            self.precondition = Some(format!(
+                "EXISTS (SELECT 1 FROM checkpoints WHERE thread_id = $1 AND ns = $2 AND checkpoint_id = {parent})"
+            ));
+        }
     }
 
     /// Records that a side effect is about to be applied, unless the ledger already knows it.
@@ -244,14 +279,14 @@ impl Statement {
             "it",
             format!(
                 "INSERT INTO effects (thread_id, key, applied, description, result, updated_at)
-                 SELECT $1, {key}, FALSE, {description}, NULL, {NOW_MS} WHERE EXISTS (SELECT 1 FROM fence)
+                 SELECT $1, {key}, FALSE, {description}, NULL, {NOW_MS} WHERE EXISTS (SELECT 1 FROM go)
                  ON CONFLICT (thread_id, key) DO NOTHING"
             ),
         );
     }
 
-    /// The SQL under `guard`, with its parameters bound; it returns one boolean: whether the
-    /// fence held (and so whether anything was written).
+    /// The SQL under `guard`, with its parameters bound; it returns two booleans: whether the
+    /// fence held, and whether the precondition did too (and so whether anything was written).
     pub(crate) fn query<'a>(&'a self, thread: &'a str, ns: &'a str, guard: Guard) -> Query<'a, Postgres, PgArguments> {
         let (fence, epoch) = match guard {
             Guard::Held(epoch) => (
@@ -268,12 +303,13 @@ impl Statement {
                 epoch,
             ),
         };
-        let mut sql = format!("WITH fence AS ({fence})");
+        let precondition = self.precondition.as_deref().unwrap_or("TRUE");
+        let mut sql = format!("WITH fence AS ({fence}),\ngo AS (SELECT 1 FROM fence WHERE {precondition})");
         for cte in &self.ctes {
             sql.push_str(",\n");
             sql.push_str(cte);
         }
-        sql.push_str("\nSELECT EXISTS (SELECT 1 FROM fence)");
+        sql.push_str("\nSELECT EXISTS (SELECT 1 FROM fence), EXISTS (SELECT 1 FROM go)");
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(thread).bind(ns).bind(epoch);
         for arg in &self.args {
             query = match arg {
@@ -284,7 +320,6 @@ impl Statement {
                 Arg::Texts(value) => query.bind(value),
                 Arg::OptTexts(value) => query.bind(value),
                 Arg::Bools(value) => query.bind(value),
-                Arg::Ints(value) => query.bind(value),
                 Arg::Blobs(value) => query.bind(value),
             };
         }

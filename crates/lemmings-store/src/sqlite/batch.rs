@@ -25,6 +25,8 @@ pub(crate) struct Batch {
 
 /// The constraint message that means the lease fence matched no row.
 pub(crate) const FENCE_LOST: &str = "fence_guard.lost";
+/// The constraint message that means a checkpoint's parent is not saved.
+pub(crate) const PARENT_MISSING: &str = "parent_guard.missing";
 
 /// SQLite's limit on parameters per statement is 32,766; rows are chunked well below it.
 const ROWS_PER_STATEMENT: usize = 200;

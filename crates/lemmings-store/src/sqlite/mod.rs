@@ -13,14 +13,14 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use lemmings_graph::{
     ChannelData, CheckpointError, CheckpointId, CheckpointPut, CheckpointTuple, Checkpointer, EffectRecord, Lease,
-    ListOptions, PruneReport, Retention, TaskWrites, ThreadSummary, Timestamp, special,
+    ListOptions, PruneReport, Retention, TaskWrites, ThreadSummary, Timestamp,
 };
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{Connection, Row};
 
 pub use open::{SqliteOptions, Synchronous};
 
-use batch::{Arg, Batch, FENCE_LOST};
+use batch::{Arg, Batch, FENCE_LOST, PARENT_MISSING};
 
 use crate::error::{Location, StoreError};
 use crate::holder::{Holder, LeaseRow};
@@ -190,11 +190,11 @@ impl SqliteStore {
         checkpoint: &str,
         writes: &[TaskWrites],
     ) -> Result<(), StoreError> {
-        let (mut plain, mut special_rows) = (Vec::new(), Vec::new());
+        let mut rows = Vec::new();
         for task in writes {
             let task_id = task.task_id.to_string();
-            for (index, (channel, value)) in task.writes.iter().enumerate() {
-                let row = vec![
+            for (channel, value) in &task.writes {
+                rows.push(vec![
                     Arg::Text(thread.to_owned()),
                     Arg::Text(ns.to_owned()),
                     Arg::Text(checkpoint.to_owned()),
@@ -202,24 +202,19 @@ impl SqliteStore {
                     Arg::Text(task.task_path.clone()),
                     Arg::Text(task.node.clone()),
                     Arg::Text(channel.clone()),
-                    Arg::Int(i64::try_from(index).unwrap_or(i64::MAX)),
                     Arg::Blob(value.clone()),
-                ];
-                if special::is_special(channel) {
-                    special_rows.push(row)
-                } else {
-                    plain.push(row)
-                }
+                ]);
             }
         }
-        const COLUMNS: &str = "(thread_id, ns, checkpoint_id, task_id, task_path, node, channel, idx, value)";
-        const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
-        batch.rows(&format!("INSERT OR IGNORE INTO writes {COLUMNS}"), ROW, "", plain);
+        // One upsert in arrival order (rowids keep it): a state channel keeps its first value,
+        // a special one (`__name__`, as `special::is_special`) takes the last.
         batch.rows(
-            &format!("INSERT INTO writes {COLUMNS}"),
-            ROW,
-            "ON CONFLICT (thread_id, ns, checkpoint_id, task_id, channel) DO UPDATE SET value = excluded.value",
-            special_rows,
+            "INSERT INTO writes (thread_id, ns, checkpoint_id, task_id, task_path, node, channel, value)",
+            "(?, ?, ?, ?, ?, ?, ?, ?)",
+            "ON CONFLICT (thread_id, ns, checkpoint_id, task_id, channel) DO UPDATE SET value = CASE
+                 WHEN substr(excluded.channel, 1, 2) = '__' AND substr(excluded.channel, -2) = '__' THEN excluded.value
+                 ELSE writes.value END",
+            rows,
         );
         self.push_effects(batch, thread, writes)
     }
@@ -292,7 +287,11 @@ impl SqliteStore {
                     epoch: row.map_or(0, |r| r.epoch),
                 })
             }
-            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => Err(StoreError::Invalid(missing())),
+            Err(sqlx::Error::Database(db))
+                if db.is_foreign_key_violation() || db.message().contains(PARENT_MISSING) =>
+            {
+                Err(StoreError::Invalid(missing()))
+            }
             Err(error) => Err(self.map(error)),
         }
     }
@@ -366,6 +365,18 @@ impl Checkpointer for SqliteStore {
         );
         let parent = checkpoint.parent_id.map(|p| p.to_string());
         if let Some(parent) = &parent {
+            if !parent_writes.is_empty() {
+                // Writes for a parent that is not saved are refused, as in put_writes.
+                batch.statement(
+                    "INSERT INTO parent_guard (missing) SELECT NULL WHERE NOT EXISTS
+                     (SELECT 1 FROM checkpoints WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?)",
+                    [
+                        Arg::Text(thread.to_owned()),
+                        Arg::Text(ns.to_owned()),
+                        Arg::Text(parent.clone()),
+                    ],
+                );
+            }
             // The new checkpoint supersedes the parent's pending writes; only the effects they
             // carry are kept, in the ledger.
             batch.statement(
@@ -399,6 +410,9 @@ impl Checkpointer for SqliteStore {
         checkpoint_id: CheckpointId,
         writes: Vec<TaskWrites>,
     ) -> Result<(), CheckpointError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
         let id = checkpoint_id.to_string();
         let mut batch = Batch::new();
         self.push_writes(&mut batch, thread_id, ns, &id, &writes)?;
@@ -419,7 +433,14 @@ impl Checkpointer for SqliteStore {
     async fn delete_thread(&self, thread_id: &str) -> Result<(), CheckpointError> {
         let mut tx = self.begin().await?;
         self.fence(&mut tx, thread_id).await?;
-        for table in ["writes", "blobs", "checkpoints", "effects", "leases"] {
+        // The lease row stays (released), so a later lease of the thread gets a higher epoch and
+        // a stale holder from before the deletion stays fenced out.
+        sqlx::query("UPDATE leases SET released = 1 WHERE thread_id = ?")
+            .bind(thread_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.map(e))?;
+        for table in ["writes", "blobs", "checkpoints", "effects"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE thread_id = ?")))
                 .bind(thread_id)
                 .execute(&mut *tx)

@@ -169,7 +169,7 @@ impl SqliteStore {
              {CHAIN_LINKS};
              SELECT 'w', checkpoint_id, task_id, task_path, node, channel, value FROM writes
              WHERE thread_id = ?1 AND ns = ?2 AND checkpoint_id = {target}
-             ORDER BY task_path, task_id, idx;"
+             ORDER BY task_path, task_id, rowid;"
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(thread).bind(ns);
         if let Some(id) = id {
@@ -202,7 +202,8 @@ impl SqliteStore {
         let mut filters = Vec::with_capacity(options.filter.len());
         for (key, value) in &options.filter {
             filters.push((filter_path(key)?, value.to_string()));
-            sql.push_str(" AND json_extract(metadata, ?) IS json_extract(?, '$')");
+            // Compared as JSON text: `true` is not 1, and `null` is not a missing key.
+            sql.push_str(" AND metadata -> ? IS json(?)");
         }
         sql.push_str(" ORDER BY checkpoint_id DESC");
         if options.limit.is_some() {
@@ -259,7 +260,7 @@ impl SqliteStore {
         let rows = sqlx::query(
             "SELECT checkpoint_id, task_id, task_path, node, channel, value FROM writes
              WHERE thread_id = ? AND ns = ? AND checkpoint_id IN (SELECT value FROM json_each(?))
-             ORDER BY checkpoint_id, task_path, task_id, idx",
+             ORDER BY checkpoint_id, task_path, task_id, rowid",
         )
         .bind(thread)
         .bind(ns)
