@@ -14,7 +14,15 @@
 //! - the finished thread equals the uninterrupted reference run, one checkpoint per step;
 //! - no ledger key was applied twice, and every effect was applied (P3).
 //!
-//! Environment: `LEMMINGS_CRASH_KILLS` (default 100), `LEMMINGS_CRASH_SEED` (printed).
+//! Then a second phase: threads that each start a new file, their first child killed during its
+//! start (creating and migrating the file), to check that a crash while a database is created
+//! does not leave a file the store refuses.
+//!
+//! The seed fixes the kill schedule (the delays), not where each kill lands: that depends on the
+//! machine's timing, so a failing seed makes the failure likely, not certain, to recur.
+//!
+//! Environment: `LEMMINGS_CRASH_KILLS` (default 100), `LEMMINGS_CRASH_CREATIONS` (new files of
+//! the second phase, default 20), `LEMMINGS_CRASH_SEED` (printed).
 
 mod support;
 
@@ -38,6 +46,7 @@ const THREAD: &str = "LEMMINGS_CRASH_THREAD";
 const DIR: &str = "LEMMINGS_CRASH_DIR";
 const KILLS: &str = "LEMMINGS_CRASH_KILLS";
 const SEED: &str = "LEMMINGS_CRASH_SEED";
+const CREATIONS: &str = "LEMMINGS_CRASH_CREATIONS";
 
 /// Links per chain: 12 supersteps of two parallel tasks, then the join.
 const CHAIN: usize = 12;
@@ -161,7 +170,8 @@ fn child_command(db: &Path, thread: &str, dir: &Path) -> Command {
         .env(THREAD, thread)
         .env(DIR, dir)
         .env_remove(KILLS)
-        .env_remove(SEED);
+        .env_remove(SEED)
+        .env_remove(CREATIONS);
     command
 }
 
@@ -213,6 +223,11 @@ struct Figures {
     kills: usize,
     kills_before_first_commit: usize,
     kills_after_done: usize,
+    kills_while_creating: usize,
+    created_files_absent: usize,
+    created_files_empty: usize,
+    created_files_written: usize,
+    hot_journals: usize,
     resumes: usize,
     acknowledged: usize,
     lost: usize,
@@ -236,7 +251,14 @@ fn parent() {
         .ok()
         .map(|v| v.parse().unwrap_or_else(|_| panic!("{KILLS}={v:?} is not a number")))
         .unwrap_or(100);
-    println!("crash: seed {seed} (replay with {SEED}={seed}), target {target} kills");
+    let creations: usize = std::env::var(CREATIONS)
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{CREATIONS}={v:?} is not a number"))
+        })
+        .unwrap_or(20);
+    println!("crash: seed {seed} (replay with {SEED}={seed}), target {target} kills, then {creations} new files");
     let started = Instant::now();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -257,21 +279,45 @@ fn parent() {
     let mut figures = Figures::default();
     let db = dir.path().join("crash.db");
     let window = reference.length.as_micros().max(1) as u64;
+    let startup = reference.startup.as_micros().max(1) as u64;
+    // Threads on one shared file, each child killed at any moment, until the target.
+    let mut threads = 0;
     while figures.kills < target && figures.violations.is_empty() {
-        let thread = format!("crash-{:03}", figures.threads);
+        let thread = format!("crash-{threads:03}");
+        threads += 1;
+        let windows = (window, window);
         run_thread(
             &runtime,
             &db,
             &thread,
             dir.path(),
             &reference,
-            window,
+            windows,
             &mut rng,
             &mut figures,
         );
-        figures.threads += 1;
+    }
+    // Threads that each start a new file, their first child killed while it starts: while it
+    // creates and migrates the file, or runs its first superstep.
+    let mut created = 0;
+    while created < creations && figures.violations.is_empty() {
+        let thread = format!("create-{created:03}");
+        let file = dir.path().join(format!("{thread}.db"));
+        let windows = (startup, window);
+        run_thread(
+            &runtime,
+            &file,
+            &thread,
+            dir.path(),
+            &reference,
+            windows,
+            &mut rng,
+            &mut figures,
+        );
+        created += 1;
     }
 
+    // Sizes of the shared file (the main loop's threads).
     let wal = support::with_suffix(&db, "-wal");
     let (db_size, wal_size) = (support::file_size(&db), support::file_size(&wal));
     let per_kill = figures.reexecuted_tasks as f64 / figures.kills.max(1) as f64;
@@ -287,6 +333,14 @@ fn parent() {
         "crash: kills after the child said DONE     {}",
         figures.kills_after_done
     );
+    println!(
+        "crash: kills while creating a new file      {} (file absent {}, empty {}, written {})",
+        figures.kills_while_creating,
+        figures.created_files_absent,
+        figures.created_files_empty,
+        figures.created_files_written
+    );
+    println!("crash: kills that left a hot rollback journal {}", figures.hot_journals);
     println!("crash: resumes                             {}", figures.resumes);
     println!("crash: acknowledged checkpoints            {}", figures.acknowledged);
     println!("crash: lost acknowledged checkpoints       {}", figures.lost);
@@ -407,7 +461,7 @@ fn run_thread(
     thread: &str,
     dir: &Path,
     reference: &Reference,
-    window: u64,
+    (first_window, window): (u64, u64),
     rng: &mut Rng,
     figures: &mut Figures,
 ) {
@@ -423,8 +477,11 @@ fn run_thread(
             ));
             return;
         }
+        let fresh_file = !db.exists();
         let mut child = Proc::spawn(child_command(db, thread, dir));
-        // Fault injection, not synchronisation: a uniformly random moment of a whole run.
+        // Fault injection, not synchronisation: a uniformly random moment of a whole run (of
+        // its start only, for the first child of a thread that creates its file).
+        let window = if children == 1 { first_window } else { window };
         let kill_at = child.started + Duration::from_micros(rng.below(window));
         let mut killed = false;
         loop {
@@ -444,6 +501,14 @@ fn run_thread(
         match support::signal_of(&status) {
             Some(9) if killed => {
                 figures.kills += 1;
+                if fresh_file && report.committed.is_empty() {
+                    figures.kills_while_creating += 1;
+                    match std::fs::metadata(db).map(|m| m.len()) {
+                        Err(_) => figures.created_files_absent += 1,
+                        Ok(0) => figures.created_files_empty += 1,
+                        Ok(_) => figures.created_files_written += 1,
+                    }
+                }
                 if report.committed.is_empty() {
                     figures.kills_before_first_commit += 1;
                 }
@@ -476,6 +541,7 @@ fn run_thread(
             return;
         }
     }
+    figures.threads += 1;
     if let Err(problems) = runtime.block_on(check_finished(db, thread, reference)) {
         figures
             .violations
@@ -512,16 +578,24 @@ async fn check_after_child(
     figures: &mut Figures,
 ) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
-    if !db.exists() {
-        // Killed before the file was created: nothing can have been acknowledged.
+    if support::file_size(db) == 0 {
+        // Killed before the file was created or written: nothing can have been acknowledged,
+        // and the next child (which opens with `create`) must cope with what is there.
         if !acknowledged.is_empty() {
             problems.push(format!("{} is gone", db.display()));
         }
         return if problems.is_empty() { Ok(()) } else { Err(problems) };
     }
-    let check = support::quick_check(db).await;
-    if check != ["ok"] {
-        problems.push(format!("quick_check (read-only connection): {check:?}"));
+    // A read-only connection cannot roll back a hot journal (a kill while the new file was still
+    // in rollback mode, before WAL): then only the store's own open below can check the file.
+    let hot_journal = support::file_size(&support::with_suffix(db, "-journal")) > 0;
+    if hot_journal {
+        figures.hot_journals += 1;
+    } else {
+        let check = support::quick_check(db).await;
+        if check != ["ok"] {
+            problems.push(format!("quick_check (read-only connection): {check:?}"));
+        }
     }
     let store = match SqliteStore::open(db, SqliteOptions::default()).await {
         Ok(store) => store,

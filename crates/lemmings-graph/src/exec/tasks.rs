@@ -11,7 +11,7 @@ use super::Loop;
 use super::attempt::{Done, TaskOutcome, TaskSeed, run_task};
 use super::control::StartInput;
 use super::records::{ErrorJson, TaskRecord, attach_effects, encode_writes, json_bytes, special_writes};
-use crate::checkpoint::{TaskId, TaskWrites, special};
+use crate::checkpoint::{CheckpointError, CheckpointErrorKind, TaskId, TaskWrites, special};
 use crate::command::Packet;
 use crate::context::TaskIdentity;
 use crate::error::{GraphError, NodeFailure};
@@ -289,7 +289,20 @@ impl<S: State> Loop<S> {
                         attach_effects(&mut writes, &effects);
                         self.save_task_writes(writes, false).await?;
                     }
-                    failure.get_or_insert(GraphError::Node(Box::new(node_failure)));
+                    // A lost or held lease seen by the node (through the effects API) is the
+                    // store's verdict on the whole run, not a failure of this node.
+                    let error = match node_failure.error.downcast_ref::<CheckpointError>() {
+                        Some(store)
+                            if matches!(store.kind(), CheckpointErrorKind::Fenced | CheckpointErrorKind::Locked) =>
+                        {
+                            GraphError::Checkpointer {
+                                thread_id: self.scope.thread(),
+                                source: CheckpointError::new(store.kind(), store.to_string()),
+                            }
+                        }
+                        _ => GraphError::Node(Box::new(node_failure)),
+                    };
+                    failure.get_or_insert(error);
                 }
             }
         }

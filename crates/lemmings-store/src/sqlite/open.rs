@@ -138,8 +138,10 @@ fn check_header(path: &Path, location: &Location) -> Result<(), StoreError> {
         size => u64::from(size),
     };
     let pages = u64::from(u32::from_be_bytes([header[28], header[29], header[30], header[31]]));
-    // The in-header size counts only when the change counter matches "version valid for".
-    let size_valid = header[24..28] == header[92..96];
+    // The in-header size counts only when the change counter matches "version valid for", and
+    // only without a -wal: a checkpoint cut short writes page 1 before the rest, which the WAL
+    // still holds.
+    let size_valid = header[24..28] == header[92..96] && self::length(&sidecar(path, "-wal")) == 0;
     if size_valid && pages > 0 && length < page_size * pages {
         return Err(corrupt(format!(
             "the file is truncated ({length} bytes; its header says {} pages of {page_size} bytes)",
@@ -175,66 +177,110 @@ fn check_writable(path: &Path, directory: &Path, location: &Location) -> Result<
     Ok(())
 }
 
-/// `PRAGMA quick_check` on a read-only connection: nothing is written to a damaged file.
-async fn quick_check(path: &Path, location: &Location, busy_timeout: Duration) -> Result<(), StoreError> {
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true)
-        .busy_timeout(busy_timeout);
-    let mut connection = options
-        .connect()
-        .await
-        .map_err(|e| map_error(e, location, busy_timeout))?;
-    let rows = sqlx::query("PRAGMA quick_check")
-        .fetch_all(&mut connection)
-        .await
-        .map_err(|e| map_error(e, location, busy_timeout))?;
-    let _ = connection.close().await;
-    let messages: Vec<String> = rows.iter().filter_map(|r| r.try_get::<String, _>(0).ok()).collect();
-    match messages.as_slice() {
-        [ok] if ok == "ok" => Ok(()),
-        [] => Ok(()),
-        problems => Err(StoreError::Corrupt {
+/// The path of a file SQLite keeps beside the database (`-wal`, `-shm`, `-journal`).
+fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
+fn length(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Refuses a `-wal` file that is not a WAL (SQLite would silently ignore it, and delete it).
+fn check_wal(path: &Path, location: &Location) -> Result<(), StoreError> {
+    let wal = sidecar(path, "-wal");
+    if length(&wal) == 0 {
+        return Ok(());
+    }
+    let mut magic = [0u8; 4];
+    let read = std::fs::File::open(&wal).and_then(|mut f| f.read_exact(&mut magic));
+    match (read, u32::from_be_bytes(magic)) {
+        (Ok(()), 0x377f_0682 | 0x377f_0683) => Ok(()),
+        _ => Err(StoreError::Corrupt {
             location: location.clone(),
-            reason: format!(
-                "integrity check failed: {}",
-                problems.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
-            ),
+            reason: format!("its write-ahead log {} is not a SQLite WAL file", wal.display()),
         }),
     }
 }
 
-/// Refuses a schema newer than this build's and a database of another program; then migrates.
-async fn migrate(pool: &SqlitePool, location: &Location, busy_timeout: Duration) -> Result<(), StoreError> {
+/// What an existing file holds, read on a read-only connection (so nothing is written to a
+/// damaged or foreign file): `quick_check` (when asked), and the schema: another program's
+/// tables, or migrations newer than this build's, are refused before the file is switched to WAL.
+async fn inspect(path: &Path, location: &Location, verify: bool, busy_timeout: Duration) -> Result<(), StoreError> {
+    // A hot rollback journal (a crash mid-write before the file was switched to WAL) needs a
+    // writer to roll it back; that recovery is SQLite's own and loses nothing committed.
+    let hot_journal = length(&sidecar(path, "-journal")) > 0;
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(!hot_journal)
+        .busy_timeout(busy_timeout);
     let map = |e| map_error(e, location, busy_timeout);
-    let tables: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-            .fetch_all(pool)
-            .await
-            .map_err(map)?;
-    let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    if tables.iter().any(|t| t == "_sqlx_migrations") {
-        let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
-            .fetch_one(pool)
-            .await
-            .map_err(map)?;
-        if let Some(found) = found.filter(|found| *found > known) {
-            return Err(StoreError::TooNew {
+    let mut connection = options.connect().await.map_err(map)?;
+    let result = async {
+        if verify {
+            let rows = sqlx::query("PRAGMA quick_check")
+                .fetch_all(&mut connection)
+                .await
+                .map_err(map)?;
+            let messages: Vec<String> = rows.iter().filter_map(|r| r.try_get::<String, _>(0).ok()).collect();
+            if !matches!(messages.as_slice(), [] | [_]) || messages.first().is_some_and(|m| m != "ok") {
+                return Err(StoreError::Corrupt {
+                    location: location.clone(),
+                    reason: format!(
+                        "integrity check failed: {}",
+                        messages.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+                    ),
+                });
+            }
+        }
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                .fetch_all(&mut connection)
+                .await
+                .map_err(map)?;
+        if tables.iter().any(|t| t == "_sqlx_migrations") {
+            let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+                .fetch_one(&mut connection)
+                .await
+                .map_err(map)?;
+            let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+            if let Some(found) = found.filter(|found| *found > known) {
+                return Err(StoreError::TooNew {
+                    location: location.clone(),
+                    found,
+                    known,
+                });
+            }
+        } else if !tables.is_empty() {
+            return Err(StoreError::Corrupt {
                 location: location.clone(),
-                found,
-                known,
+                reason: format!(
+                    "it is a SQLite database of another program (tables: {})",
+                    tables.join(", ")
+                ),
             });
         }
-    } else if !tables.is_empty() {
-        return Err(StoreError::Corrupt {
-            location: location.clone(),
-            reason: format!(
-                "it is a SQLite database of another program (tables: {})",
-                tables.join(", ")
-            ),
-        });
+        Ok(())
     }
-    MIGRATOR.run(pool).await.map_err(|error| match error {
+    .await;
+    let _ = connection.close().await;
+    result
+}
+
+/// Applies the embedded migrations. Another process may be applying the same migration right
+/// now (sqlx's SQLite migrator takes no lock): its tables then already exist here, and once it
+/// has committed, running again finds the migration applied.
+async fn migrate(pool: &SqlitePool, location: &Location, busy_timeout: Duration) -> Result<(), StoreError> {
+    let mut result = MIGRATOR.run(pool).await;
+    for _ in 0..3 {
+        match &result {
+            Err(MigrateError::ExecuteMigration(..) | MigrateError::Execute(..)) => result = MIGRATOR.run(pool).await,
+            _ => break,
+        }
+    }
+    result.map_err(|error| match error {
         MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => map_error(e, location, busy_timeout),
         MigrateError::VersionMismatch(version) => StoreError::Migration {
             location: location.clone(),
@@ -285,12 +331,16 @@ pub(crate) async fn open_pool(path: &Path, options: &SqliteOptions) -> Result<(S
     if !existed && !options.create {
         return Err(StoreError::NotFound { location });
     }
+    // An empty file is what a crash while creating the database leaves (or a concurrent
+    // creator that has not written yet): with `create` there is nothing to lose.
+    let existed = existed && !(options.create && length(path) == 0);
     if existed {
         check_header(path, &location)?;
+        check_wal(path, &location)?;
     }
     check_writable(path, directory, &location)?;
-    if existed && options.verify {
-        quick_check(path, &location, options.busy_timeout).await?;
+    if existed {
+        inspect(path, &location, options.verify, options.busy_timeout).await?;
     }
     let synchronous = match options.synchronous {
         Synchronous::Full => SqliteSynchronous::Full,
@@ -308,6 +358,10 @@ pub(crate) async fn open_pool(path: &Path, options: &SqliteOptions) -> Result<(S
         .connect_with(connect)
         .await
         .map_err(|e| map_error(e, &location, options.busy_timeout))?;
-    migrate(&pool, &location, options.busy_timeout).await?;
+    if let Err(error) = migrate(&pool, &location, options.busy_timeout).await {
+        // Closing now removes the -wal and -shm the pool made, before the caller exits.
+        pool.close().await;
+        return Err(error);
+    }
     Ok((pool, location))
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use bytes::Bytes;
 use lemmings_graph::{Checkpoint, CheckpointId, CheckpointTuple, ListOptions, Source, TaskId, TaskWrites, Timestamp};
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::SqliteStore;
 use crate::error::StoreError;
@@ -159,8 +159,11 @@ impl SqliteStore {
                 "(SELECT checkpoint_id FROM checkpoints WHERE thread_id = ?1 AND ns = ?2 ORDER BY checkpoint_id DESC LIMIT 1)"
             }
         };
+        // One read transaction: the three statements see one snapshot, so a commit landing
+        // between them cannot pair a checkpoint with another checkpoint's links or writes.
         let sql = format!(
-            "SELECT 'c', {CHECKPOINT_COLUMNS} FROM checkpoints WHERE thread_id = ?1 AND ns = ?2 AND checkpoint_id = {target};
+            "BEGIN;
+             SELECT 'c', {CHECKPOINT_COLUMNS} FROM checkpoints WHERE thread_id = ?1 AND ns = ?2 AND checkpoint_id = {target};
              WITH RECURSIVE heads(channel, cid) AS (
                  SELECT j.key, json_extract(j.value, '$.head')
                  FROM checkpoints AS c CROSS JOIN json_each(c.channels) AS j
@@ -169,13 +172,20 @@ impl SqliteStore {
              {CHAIN_LINKS};
              SELECT 'w', checkpoint_id, task_id, task_path, node, channel, value FROM writes
              WHERE thread_id = ?1 AND ns = ?2 AND checkpoint_id = {target}
-             ORDER BY task_path, task_id, rowid;"
+             ORDER BY task_path, task_id, rowid;
+             COMMIT;"
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(thread).bind(ns);
         if let Some(id) = id {
             query = query.bind(id.to_string());
         }
-        let rows = query.fetch_all(&mut *connection).await.map_err(|e| self.map(e))?;
+        let rows = match query.fetch_all(&mut *connection).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+                return Err(self.map(error));
+            }
+        };
         let (mut checkpoints, mut links, mut writes) = (Vec::new(), Links::new(), HashMap::new());
         for row in &rows {
             match row.get::<String, _>(0).as_str() {
@@ -187,8 +197,22 @@ impl SqliteStore {
         Ok(self.assemble(checkpoints, &links, writes)?.pop())
     }
 
-    /// Checkpoints of a namespace that `options` select, newest first.
+    /// Checkpoints of a namespace that `options` select, newest first, read in one transaction
+    /// (its three queries see one snapshot).
     pub(super) async fn read_list(
+        &self,
+        connection: &mut SqliteConnection,
+        thread: &str,
+        ns: &str,
+        options: &ListOptions,
+    ) -> Result<Vec<CheckpointTuple>, StoreError> {
+        let mut tx = connection.begin().await.map_err(|e| self.map(e))?;
+        let tuples = self.read_list_in(&mut tx, thread, ns, options).await?;
+        tx.commit().await.map_err(|e| self.map(e))?;
+        Ok(tuples)
+    }
+
+    async fn read_list_in(
         &self,
         connection: &mut SqliteConnection,
         thread: &str,
