@@ -209,3 +209,66 @@ async fn leases_unsupported(store: &Arc<dyn Checkpointer>) -> bool {
         Err(_) => false,
     }
 }
+
+/// Pruning a thread that failed half-way keeps what resume needs: the resumed run finishes
+/// with the same state as without the prune, and the finished tasks do not run again.
+pub(super) async fn engine_prune_then_resume(store: Arc<dyn Checkpointer>) {
+    let (reference, reference_runs) = prune_and_resume(Arc::new(InMemorySaver::new()), None).await;
+    let (pruned, runs) = prune_and_resume(
+        Arc::clone(&store),
+        Some(crate::checkpoint::Retention {
+            keep_latest: Some(1),
+            before: None,
+        }),
+    )
+    .await;
+    assert_eq!(pruned, reference, "a pruned thread resumes to the same state");
+    assert_eq!(runs, reference_runs, "no finished task runs again after a prune");
+    let history = store.list("prune", "", &ListOptions::default()).await.expect("list");
+    assert!(
+        history.len() < 30,
+        "the pruned history stays short: {} checkpoints",
+        history.len()
+    );
+}
+
+async fn prune_and_resume(
+    store: Arc<dyn Checkpointer>,
+    retention: Option<crate::checkpoint::Retention>,
+) -> (Vec<String>, usize) {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let mut graph = StateGraph::<Trail>::named("prune");
+    for i in 0..20 {
+        let runs = Arc::clone(&runs);
+        let node = format!("p{i:02}");
+        graph.add_node(node.clone(), move |_state: Arc<Trail>, ctx: Ctx| {
+            let run = runs.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if ctx.node() == "p12" && run == 12 {
+                    return Err(NodeError::msg("fails once"));
+                }
+                Ok(Command::new().update(trail(&[ctx.node()])))
+            }
+        });
+        if i == 0 {
+            graph.add_edge(START, node);
+        } else {
+            graph.add_edge(format!("p{:02}", i - 1), node);
+        }
+    }
+    let graph = graph.compile().expect("compiles").with_checkpointer(Arc::clone(&store));
+    let config = RunConfig::thread("prune");
+    graph
+        .invoke(TrailUpdate::default(), &config)
+        .await
+        .expect_err("p12 fails once");
+    if let Some(retention) = retention {
+        let report = store.prune("prune", &retention).await.expect("prune");
+        assert!(report.checkpoints > 0, "something was pruned: {report:?}");
+    }
+    let done = graph
+        .continue_run(&config)
+        .await
+        .expect("the run resumes after the prune");
+    (done.value.log, runs.load(Ordering::SeqCst))
+}

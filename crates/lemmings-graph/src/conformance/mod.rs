@@ -48,6 +48,7 @@ pub const CHECKS: &[&str] = &[
     "prune_keeps_what_resume_needs",
     "list_threads_newest_first",
     "engine_lease_and_effects",
+    "engine_prune_then_resume",
 ];
 
 /// Runs every check, each on a store from `make`.
@@ -83,6 +84,7 @@ pub async fn run(name: &str, store: Arc<dyn Checkpointer>) {
         "prune_keeps_what_resume_needs" => prune_keeps_what_resume_needs(store).await,
         "list_threads_newest_first" => list_threads_newest_first(store).await,
         "engine_lease_and_effects" => engine::engine_lease_and_effects(store).await,
+        "engine_prune_then_resume" => engine::engine_prune_then_resume(store).await,
         other => panic!("no conformance check named {other}"),
     }
 }
@@ -101,7 +103,7 @@ macro_rules! checkpointer_conformance {
             namespaces_and_threads_are_isolated, delete_thread_removes_everything, large_blobs_round_trip,
             engine_chain_resume_and_history, engine_interrupt_and_subgraph, leases_are_exclusive,
             effects_ledger_records_intents_and_results, prune_keeps_what_resume_needs, list_threads_newest_first,
-            engine_lease_and_effects);
+            engine_lease_and_effects, engine_prune_then_resume);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
