@@ -80,3 +80,44 @@ pub(crate) fn filter_path(key: &str) -> Result<String, StoreError> {
         )))
     }
 }
+
+/// An effects-ledger row as a record: applied with its (JSON) result, or an intent.
+pub(crate) fn effect_record(
+    applied: bool,
+    description: String,
+    result: Option<Vec<u8>>,
+) -> lemmings_graph::EffectRecord {
+    if applied {
+        let result = result
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(serde_json::Value::Null);
+        lemmings_graph::EffectRecord::Applied { result }
+    } else {
+        lemmings_graph::EffectRecord::Intent { description }
+    }
+}
+
+/// The `(namespace, checkpoint id)`s `retention` deletes, from a thread's checkpoints given as
+/// `(namespace, id, created_at ms)` sorted by namespace, then newest first.
+pub(crate) fn doomed(
+    checkpoints: impl IntoIterator<Item = (String, String, i64)>,
+    retention: &lemmings_graph::Retention,
+) -> Vec<(String, String)> {
+    let mut doomed = Vec::new();
+    let mut rank = 0;
+    let mut current_ns: Option<String> = None;
+    for (ns, id, created) in checkpoints {
+        if current_ns.as_ref() != Some(&ns) {
+            current_ns = Some(ns.clone());
+            rank = 0;
+        }
+        if retention.deletes(
+            rank,
+            lemmings_graph::Timestamp::from_millis(created.try_into().unwrap_or(0)),
+        ) {
+            doomed.push((ns, id));
+        }
+        rank += 1;
+    }
+    doomed
+}

@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use super::store::PostgresStore;
 use crate::error::StoreError;
+use crate::rows::doomed;
 
 fn count(rows: u64) -> usize {
     usize::try_from(rows).unwrap_or(usize::MAX)
@@ -73,22 +74,10 @@ impl PostgresStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(|e| self.map(e))?;
-        let (mut doomed_ns, mut doomed_ids) = (Vec::new(), Vec::new());
-        let mut rank = 0;
-        let mut current_ns: Option<String> = None;
-        for row in rows {
-            let ns: String = row.get(0);
-            if current_ns.as_ref() != Some(&ns) {
-                current_ns = Some(ns.clone());
-                rank = 0;
-            }
-            let created = Timestamp::from_millis(row.get::<i64, _>(2).try_into().unwrap_or(0));
-            if retention.deletes(rank, created) {
-                doomed_ns.push(ns);
-                doomed_ids.push(row.get::<String, _>(1));
-            }
-            rank += 1;
-        }
+        let (doomed_ns, doomed_ids): (Vec<String>, Vec<String>) =
+            doomed(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))), retention)
+                .into_iter()
+                .unzip();
         let mut report = PruneReport::default();
         if !doomed_ids.is_empty() {
             for (table, total) in [("writes", &mut report.writes), ("checkpoints", &mut report.checkpoints)] {

@@ -17,6 +17,7 @@ use super::open::{self, Mapper, PostgresOptions};
 use super::write::{Guard, Statement};
 use crate::error::StoreError;
 use crate::holder::Holder;
+use crate::rows::effect_record;
 
 /// A checkpointer on a PostgreSQL database. Cheap to clone (clones share the pool and leases).
 #[derive(Clone)]
@@ -245,19 +246,7 @@ impl Checkpointer for PostgresStore {
             .fetch_optional(&self.inner.pool)
             .await
             .map_err(|e| self.map(e))?;
-        Ok(row.map(|row| {
-            if row.get::<bool, _>(0) {
-                let bytes: Option<Vec<u8>> = row.get(2);
-                let result = bytes
-                    .and_then(|b| serde_json::from_slice(&b).ok())
-                    .unwrap_or(serde_json::Value::Null);
-                EffectRecord::Applied { result }
-            } else {
-                EffectRecord::Intent {
-                    description: row.get(1),
-                }
-            }
-        }))
+        Ok(row.map(|row| effect_record(row.get::<bool, _>(0), row.get(1), row.get(2))))
     }
 
     async fn record_intent(&self, thread_id: &str, key: &str, description: &str) -> Result<(), CheckpointError> {

@@ -24,7 +24,7 @@ use batch::{Arg, Batch, FENCE_LOST, PARENT_MISSING};
 
 use crate::error::{Location, StoreError};
 use crate::holder::{Holder, LeaseRow};
-use crate::rows::channels_json;
+use crate::rows::{channels_json, doomed, effect_record};
 
 /// A checkpointer on a SQLite file.
 #[derive(Clone)]
@@ -522,19 +522,7 @@ impl Checkpointer for SqliteStore {
             .fetch_optional(&self.inner.pool)
             .await
             .map_err(|e| self.map(e))?;
-        Ok(row.map(|row| {
-            if row.get::<i64, _>(0) != 0 {
-                let bytes: Option<Vec<u8>> = row.get(2);
-                let result = bytes
-                    .and_then(|b| serde_json::from_slice(&b).ok())
-                    .unwrap_or(serde_json::Value::Null);
-                EffectRecord::Applied { result }
-            } else {
-                EffectRecord::Intent {
-                    description: row.get(1),
-                }
-            }
-        }))
+        Ok(row.map(|row| effect_record(row.get::<i64, _>(0) != 0, row.get(1), row.get(2))))
     }
 
     async fn record_intent(&self, thread_id: &str, key: &str, description: &str) -> Result<(), CheckpointError> {
@@ -560,21 +548,7 @@ impl Checkpointer for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(|e| self.map(e))?;
-        let mut doomed: Vec<(String, String)> = Vec::new();
-        let mut rank = 0;
-        let mut current_ns: Option<String> = None;
-        for row in rows {
-            let ns: String = row.get(0);
-            if current_ns.as_ref() != Some(&ns) {
-                current_ns = Some(ns.clone());
-                rank = 0;
-            }
-            let created = Timestamp::from_millis(row.get::<i64, _>(2).try_into().unwrap_or(0));
-            if retention.deletes(rank, created) {
-                doomed.push((ns, row.get(1)));
-            }
-            rank += 1;
-        }
+        let doomed = doomed(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))), retention);
         let mut report = PruneReport::default();
         if !doomed.is_empty() {
             let doomed = serde_json::to_string(&doomed).unwrap_or_else(|_| "[]".into());
