@@ -42,7 +42,11 @@ const CONFINED: &[(&str, &str)] = &[
     ("sqlx", "lemmings-store"),
     ("rig-core", "lemmings-models"),
     ("rig-agent", "lemmings-models"),
+    ("rig-reqwest", "lemmings-models"),
     ("reqwest", "lemmings-models"),
+    // The fake LLM servers are the only HTTP servers.
+    ("hyper", "lemmings-testkit"),
+    ("hyper-util", "lemmings-testkit"),
 ];
 
 /// `lemmings-graph` does no I/O and knows nothing of SQL or LLMs.

@@ -122,14 +122,14 @@ fn external_deps_are_confined() {
             "lemmings-graph",
             "crates/lemmings-graph",
             true,
-            &[("hyper", None), ("rig-core", None)],
+            &[("rusqlite", None), ("rig-core", None)],
         ),
         ("lemmings", "", false, &[("sqlx", None)]),
     ]);
     assert_eq!(
         render(&check_external_deps(&ws)),
         [
-            "crates/lemmings-graph/Cargo.toml: `lemmings-graph` does no I/O and must not depend on `hyper`; \
+            "crates/lemmings-graph/Cargo.toml: `lemmings-graph` does no I/O and must not depend on `rusqlite`; \
              put this in another crate",
             "crates/lemmings-graph/Cargo.toml: only `lemmings-models` may depend on `rig-core`; \
              go through its API instead",

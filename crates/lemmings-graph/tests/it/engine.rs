@@ -1115,7 +1115,9 @@ async fn stream_messages() {
         Ok::<_, NodeError>(log(&["bot"]))
     });
     g.add_node("tail", |_s: Arc<Log>, ctx: Ctx| async move {
-        ctx.emit_message(serde_json::json!({"role": "tool", "content": "done"}));
+        // Keys in sorted order: serde_json keeps insertion order when another workspace crate
+        // (rig-core) turns on its `preserve_order` feature, and sorts them otherwise.
+        ctx.emit_message(serde_json::json!({"content": "done", "role": "tool"}));
         Ok::<_, NodeError>(LogUpdate::default())
     });
     g.add_edge(START, "bot").add_edge("bot", "tail");

@@ -1,0 +1,328 @@
+//! [`FakeServer`]: a loopback HTTP/1.1 server that answers LLM requests from a script, for tests
+//! of the provider code over real HTTP. It runs on the test's tokio runtime (paused time
+//! included) and uses no timer except the delays a [`Reply`] asks for.
+
+mod ollama;
+mod openai;
+mod render;
+mod reply;
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::{AbortHandle, JoinSet};
+
+use self::render::{Exchange, Payload, Rendered, ReplyBody};
+pub use self::reply::{Completion, Reply};
+use crate::sync::{Gauge, GaugeGuard};
+
+/// One request the server received.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    /// The method (`POST`, `GET`).
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The headers in order, names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// The body: JSON, `Null` when empty, or `Value::String` of the raw text when not JSON.
+    pub body: Value,
+}
+
+impl Recorded {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// A scripted LLM server on `127.0.0.1`. Each request takes the next queued [`Reply`] (or the
+/// default); `GET .../models` and `GET /api/tags` answer from [`FakeServer::set_models`]
+/// without consuming the queue once models are set. Clones share the server; dropping the last
+/// one stops it, closing every connection.
+#[derive(Clone)]
+pub struct FakeServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: AbortHandle,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The accept task owns the connection tasks (a `JoinSet`), so they go with it.
+        self.accept.abort();
+    }
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// How many requests have arrived.
+    arrived: watch::Sender<usize>,
+    gauge: Arc<Gauge>,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Reply>,
+    default: Option<Reply>,
+    models: Option<Vec<String>>,
+    requests: Vec<Recorded>,
+}
+
+/// What to answer a request with, decided when it arrives.
+enum Answer {
+    Scripted(Box<Reply>),
+    Ready(Rendered),
+}
+
+impl FakeServer {
+    /// Binds `127.0.0.1:0` and serves on the current tokio runtime.
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("fake server: cannot bind 127.0.0.1:0");
+        let addr = listener
+            .local_addr()
+            .expect("fake server: the listener has no local address");
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            arrived: watch::Sender::new(0),
+            gauge: Arc::default(),
+        });
+        let accept = tokio::spawn(accept(listener, Arc::clone(&shared))).abort_handle();
+        FakeServer {
+            inner: Arc::new(Inner { addr, shared, accept }),
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.inner.addr)
+    }
+
+    /// The OpenAI base URL: [`FakeServer::url`] + `/v1`.
+    pub fn openai_url(&self) -> String {
+        format!("{}/v1", self.url())
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.inner.addr
+    }
+
+    /// Queues a reply; each request takes the oldest one.
+    pub fn push(&self, reply: impl Into<Reply>) {
+        self.state().queue.push_back(reply.into());
+    }
+
+    /// Answers with (a clone of) `reply` when the queue is empty. Without a default, an
+    /// unscripted request gets a 500 `fake server: no scripted reply for <METHOD> <path>`.
+    pub fn set_default(&self, reply: impl Into<Reply>) {
+        self.state().default = Some(reply.into());
+    }
+
+    /// Lists these models at `GET .../models` (OpenAI) and `GET /api/tags` (Ollama).
+    pub fn set_models(&self, models: Vec<String>) {
+        self.state().models = Some(models);
+    }
+
+    /// Every request received, in order of arrival.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state().requests.clone()
+    }
+
+    /// How many queued replies are left.
+    pub fn remaining(&self) -> usize {
+        self.state().queue.len()
+    }
+
+    /// Resolves once at least `n` requests have arrived (bodies read and recorded).
+    pub async fn wait_for_requests(&self, n: usize) {
+        let mut arrived = self.inner.shared.arrived.subscribe();
+        // The sender lives as long as `self`, so the channel cannot close while we wait.
+        let _ = arrived.wait_for(|arrived| *arrived >= n).await;
+    }
+
+    /// How many requests are being answered now (held, delayed, hanging or mid-body).
+    pub fn in_flight(&self) -> usize {
+        self.inner.shared.gauge.now()
+    }
+
+    /// The most requests that were being answered at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.shared.gauge.max()
+    }
+
+    /// `http://127.0.0.1:<port>` of a port where nothing listens (bound, read, released).
+    pub fn refused_url() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("fake server: cannot bind 127.0.0.1:0");
+        let addr = listener
+            .local_addr()
+            .expect("fake server: the listener has no local address");
+        format!("http://{addr}")
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.shared.state()
+    }
+}
+
+impl fmt::Debug for FakeServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
+        f.debug_struct("FakeServer")
+            .field("addr", &self.inner.addr)
+            .field("queued", &state.queue.len())
+            .field("requests", &state.requests.len())
+            .finish()
+    }
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the request and picks its answer; returns its number (from 1).
+    fn arrive(&self, recorded: Recorded) -> (Answer, usize) {
+        let mut state = self.state();
+        let listing = recorded.method == "GET" && (recorded.path.ends_with("/models") || recorded.path == "/api/tags");
+        let answer = match &state.models {
+            Some(models) if listing && recorded.path == "/api/tags" => Answer::Ready(Rendered::ollama_tags(models)),
+            Some(models) if listing => Answer::Ready(Rendered::openai_models(models)),
+            _ => match state.queue.pop_front().or_else(|| state.default.clone()) {
+                Some(reply) => Answer::Scripted(Box::new(reply)),
+                None => {
+                    let message = format!(
+                        "fake server: no scripted reply for {} {}",
+                        recorded.method, recorded.path
+                    );
+                    Answer::Ready(Rendered::text(500, message))
+                }
+            },
+        };
+        state.requests.push(recorded);
+        let seq = state.requests.len();
+        drop(state);
+        self.arrived.send_replace(seq);
+        (answer, seq)
+    }
+}
+
+async fn accept(listener: TcpListener, shared: Arc<Shared>) {
+    let mut connections = JoinSet::new();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // A failed accept (e.g. out of descriptors) affects one client; keep serving.
+            tokio::task::yield_now().await;
+            continue;
+        };
+        while connections.try_join_next().is_some() {}
+        let shared = Arc::clone(&shared);
+        connections.spawn(async move {
+            let service = service_fn(move |request| respond(Arc::clone(&shared), request));
+            // Connection errors (scripted closes and cuts included) are the client's to see.
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn respond(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<ReplyBody>, std::io::Error> {
+    let in_flight = shared.gauge.enter();
+    let (parts, body) = request.into_parts();
+    let bytes = body.collect().await.map_err(std::io::Error::other)?.to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_lowercase(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let recorded = Recorded {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        headers,
+        body,
+    };
+    let (path, body) = (recorded.path.clone(), recorded.body.clone());
+    let (reply, seq) = match shared.arrive(recorded) {
+        (Answer::Ready(rendered), _) => return Ok(build(rendered, &[], None, in_flight)),
+        (Answer::Scripted(reply), seq) => (*reply, seq),
+    };
+    if let Some(hold) = &reply.hold {
+        hold.released().await;
+    }
+    if let Some(delay) = reply.delay {
+        tokio::time::sleep(delay).await;
+    }
+    let exchange = Exchange {
+        path: &path,
+        body: &body,
+        seq,
+    };
+    match Rendered::of(&reply, &exchange) {
+        Some(rendered) => Ok(build(rendered, &reply.headers, reply.cut_after, in_flight)),
+        None if matches!(reply.kind, reply::ReplyKind::Hang) => {
+            let _in_flight = in_flight;
+            let never = std::future::pending::<Infallible>().await;
+            match never {}
+        }
+        // Failing the service makes hyper drop the connection without writing a response.
+        None => Err(std::io::Error::other("fake server: connection closed by the script")),
+    }
+}
+
+/// The response for `rendered`; scripted headers that hyper rejects become a 500 saying so.
+fn build(
+    rendered: Rendered,
+    headers: &[(String, String)],
+    cut_after: Option<usize>,
+    in_flight: GaugeGuard,
+) -> Response<ReplyBody> {
+    let mut builder = Response::builder()
+        .status(rendered.status)
+        .header("content-type", &rendered.content_type);
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    match builder.body(()) {
+        Ok(response) => response.map(|()| ReplyBody::new(rendered.payload, cut_after, in_flight)),
+        Err(error) => {
+            let message = format!("fake server: invalid scripted status or header: {error}");
+            let mut response = Response::new(ReplyBody::new(Payload::Whole(message.into()), None, in_flight));
+            *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            let content_type = http::HeaderValue::from_static("text/plain; charset=utf-8");
+            response.headers_mut().insert(http::header::CONTENT_TYPE, content_type);
+            response
+        }
+    }
+}
