@@ -12,7 +12,8 @@
 //!    answers) are retried with exponential backoff, `Retry-After` honoured, bounded per call
 //!    (`max_attempts`) and across calls by a [`RetryBudget`].
 //! 4. [`Breaker`]: a role's model that keeps failing is skipped for a cooldown, then probed by
-//!    one call, so a dead summarizer costs one probe, not one timeout per call.
+//!    one call, so a dead summarizer costs one probe, not one timeout per call. Only roles
+//!    with a fallback get one: elsewhere it would only fail the calls after a failure.
 //! 5. [`Fallback`]: a failure that another model may not have (see
 //!    [`ModelErrorKind::may_fall_back`](crate::ModelErrorKind::may_fall_back)) hands the call
 //!    to the role's `fallback` roles in order, each through its own layers 1–4.

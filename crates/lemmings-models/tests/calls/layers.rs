@@ -64,10 +64,8 @@ async fn roles_on_one_server_share_its_gate() {
         "{}{}[llm.supervisor]\nprovider = \"ollama\"\nmodel = \"phi3:mini\"\nbase_url = \"{}\"\n",
         primary("http://127.0.0.1:9/v1", ""),
         summarizer(&ollama.url(), ""),
-        ollama
-            .url()
-            .replace("127.0.0.1", "localhost")
-            .replace("localhost", "127.0.0.1"),
+        // The same server through its OpenAI-compatible route: still one gate.
+        ollama.openai_url(),
     );
     let models = registry(&toml);
     let a = tokio::spawn({
@@ -85,6 +83,12 @@ async fn roles_on_one_server_share_its_gate() {
     a.await.unwrap().unwrap();
     b.await.unwrap().unwrap();
     assert_eq!(ollama.max_in_flight(), 1);
+    let paths: Vec<String> = ollama.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths.len(), 2);
+    assert!(
+        paths.contains(&"/api/chat".to_owned()) && paths.contains(&"/v1/chat/completions".to_owned()),
+        "{paths:?}"
+    );
     assert!(std::sync::Arc::ptr_eq(
         &models.gate("summarizer").unwrap(),
         &models.gate("supervisor").unwrap()
