@@ -414,6 +414,35 @@ async fn ollama_native_chat_sends_options_and_reads_thinking_tools_and_counts() 
 }
 
 #[tokio::test]
+async fn ollama_native_structured_output_sends_the_schema_as_format() {
+    let server = FakeServer::start().await;
+    server.push(Reply::text(r#"{"ok": true}"#));
+    let models = registry(&ollama(&server.url(), "structured_output = \"native\""));
+    let summarizer = models.get("summarizer").unwrap();
+    assert_eq!(summarizer.info().output_mode, lemmings_models::OutputMode::Native);
+    let mut request = ask("ok?");
+    request.response_format = Some(lemmings_models::ResponseFormat {
+        name: "verdict".into(),
+        schema: json!({"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}),
+    });
+    summarizer.chat(request, None).await.unwrap();
+    expect![[r#"
+        {
+          "type": "object",
+          "properties": {
+            "ok": {
+              "type": "boolean"
+            }
+          },
+          "required": [
+            "ok"
+          ],
+          "title": "verdict"
+        }"#]]
+    .assert_eq(&pretty(&server.requests()[0].body["format"]));
+}
+
+#[tokio::test]
 async fn ollama_native_chat_streams_ndjson() {
     let server = FakeServer::start().await;
     server.push(Reply::completion(
