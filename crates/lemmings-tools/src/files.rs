@@ -312,7 +312,7 @@ impl TypedTool for EditFile {
         };
         let shown = display(&rel);
         let current = match workspace.open_file(&rel) {
-            Ok(_) => match peek(workspace, &rel) {
+            Ok(_) => match workspace.peek(&rel) {
                 Ok(content) => content,
                 Err(error) => return failed(error),
             },
@@ -379,25 +379,4 @@ impl TypedTool for EditFile {
         };
         record(&self.workspace, context, output)
     }
-}
-
-/// The file's whole content without recording a read (the guard compares against the last
-/// recorded read).
-fn peek(workspace: &Workspace, rel: &std::path::Path) -> Result<Vec<u8>, WorkspaceError> {
-    use std::io::Read;
-    let (mut file, meta) = workspace.open_file(rel)?;
-    if meta.len() > workspace.max_file_bytes() {
-        return Err(WorkspaceError::TooLarge {
-            path: display(rel),
-            size: meta.len(),
-            limit: workspace.max_file_bytes(),
-        });
-    }
-    let mut content = Vec::new();
-    file.read_to_end(&mut content).map_err(|source| WorkspaceError::Io {
-        action: "read",
-        path: display(rel),
-        source,
-    })?;
-    Ok(content)
 }

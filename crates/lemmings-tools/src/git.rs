@@ -138,7 +138,7 @@ impl GitDiff {
     /// An untracked file as a new-file diff, read through the workspace.
     fn new_file(&self, name: &str) -> FileDiff {
         let rel = Path::new(name);
-        match read(&self.workspace, rel) {
+        match self.workspace.peek(rel) {
             Ok(content) if looks_binary(&content) => FileDiff {
                 path: name.to_owned(),
                 summary: format!("{name} (new, binary)"),
@@ -174,7 +174,7 @@ impl GitDiff {
                 continue;
             }
             let name = display(&change.path);
-            let now = match read(&self.workspace, &change.path) {
+            let now = match self.workspace.peek(&change.path) {
                 Ok(content) => Some(content),
                 Err(WorkspaceError::NotFound { .. }) => None,
                 Err(error) => {
@@ -218,27 +218,6 @@ impl GitDiff {
         }
         files
     }
-}
-
-fn read(workspace: &Workspace, rel: &Path) -> Result<Vec<u8>, WorkspaceError> {
-    use std::io::Read;
-    let (file, meta) = workspace.open_file(rel)?;
-    if meta.len() > workspace.max_file_bytes() {
-        return Err(WorkspaceError::TooLarge {
-            path: display(rel),
-            size: meta.len(),
-            limit: workspace.max_file_bytes(),
-        });
-    }
-    let mut content = Vec::new();
-    file.into_std()
-        .read_to_end(&mut content)
-        .map_err(|source| WorkspaceError::Io {
-            action: "read",
-            path: display(rel),
-            source,
-        })?;
-    Ok(content)
 }
 
 fn counts<'a>(diff: &TextDiff<'a, 'a, 'a, str>) -> (usize, usize) {

@@ -5,6 +5,7 @@
 //! model, arguments checked before the call, and text back (never a failed run).
 
 pub mod command;
+mod config;
 pub mod edit;
 pub mod files;
 pub mod git;
@@ -13,6 +14,7 @@ pub mod search;
 mod tool;
 mod workspace;
 
+pub use config::{ToolsConfig, ToolsConfigError};
 pub use tool::{CallContext, Outcome, Tool, ToolOutput, TypedTool};
 pub use workspace::{Change, Workspace, WorkspaceError, WorkspaceOptions, WriteMode, Written, display};
 

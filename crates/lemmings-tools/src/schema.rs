@@ -6,14 +6,17 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 /// The JSON schema of `A` as tool parameters: an object schema without `$schema`, `title` or
-/// integer `format`s, which strict grammar-based servers reject.
+/// integer `format`s, which strict grammar-based servers reject. Keys come out sorted, whether or
+/// not serde_json's `preserve_order` is on in the build, so a tool's prompt text is the same
+/// byte for byte in every binary (and a server's prompt cache keeps hitting).
 pub(crate) fn parameters<A: JsonSchema>() -> Value {
     let mut schema = serde_json::to_value(schemars::schema_for!(A)).unwrap_or_else(|_| Value::Object(Map::new()));
-    clean(&mut schema);
     if let Some(object) = schema.as_object_mut() {
         object.remove("$schema");
         object.remove("title");
     }
+    // After the removals: with `preserve_order`, `remove` swaps the last key into the gap.
+    clean(&mut schema);
     schema
 }
 
@@ -26,6 +29,9 @@ fn clean(value: &mut Value) {
             for child in object.values_mut() {
                 clean(child);
             }
+            let mut entries: Vec<(String, Value)> = std::mem::take(object).into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            object.extend(entries);
         }
         Value::Array(items) => items.iter_mut().for_each(clean),
         _ => {}

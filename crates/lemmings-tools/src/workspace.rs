@@ -25,6 +25,9 @@ pub use paths::display;
 
 use crate::tool::ToolOutput;
 
+/// What no tool ever writes beneath: git's store and Lemmings' own (the database).
+const ALWAYS_PROTECTED: [&str; 2] = [".git", ".lemmings"];
+
 /// The most symlinks followed while resolving one path for a write.
 const MAX_SYMLINK_HOPS: usize = 16;
 
@@ -32,8 +35,8 @@ const MAX_SYMLINK_HOPS: usize = 16;
 #[derive(Clone, Debug)]
 pub struct WorkspaceOptions {
     /// Paths relative to the root that no tool writes beneath (default `.git` and `.lemmings`,
-    /// where the database lives). Matched against where a directory really is, so an in-tree
-    /// symlink to `.git` is protected too.
+    /// where the database lives; those two are protected whatever this holds). Matched against
+    /// where a directory really is, so an in-tree symlink to `.git` is protected too.
     pub protected: Vec<PathBuf>,
     /// The largest file the tools read or edit whole (default 10 MiB).
     pub max_file_bytes: u64,
@@ -42,7 +45,7 @@ pub struct WorkspaceOptions {
 impl Default for WorkspaceOptions {
     fn default() -> Self {
         WorkspaceOptions {
-            protected: vec![PathBuf::from(".git"), PathBuf::from(".lemmings")],
+            protected: ALWAYS_PROTECTED.iter().map(PathBuf::from).collect(),
             max_file_bytes: 10 << 20,
         }
     }
@@ -201,14 +204,16 @@ impl Workspace {
         };
         let root = std::fs::canonicalize(root.as_ref()).map_err(|e| io("open the workspace", e))?;
         let dir = Dir::open_ambient_dir(&root, ambient_authority()).map_err(|e| io("open the workspace", e))?;
-        let options = WorkspaceOptions {
-            protected: options
-                .protected
-                .iter()
-                .filter_map(|p| paths::clean(&p.to_string_lossy(), &root).ok())
-                .collect(),
-            ..options
-        };
+        let mut protected: Vec<PathBuf> = Vec::new();
+        let always = ALWAYS_PROTECTED.iter().map(PathBuf::from);
+        for path in always.chain(options.protected.iter().cloned()) {
+            if let Ok(clean) = paths::clean(&path.to_string_lossy(), &root)
+                && !protected.contains(&clean)
+            {
+                protected.push(clean);
+            }
+        }
+        let options = WorkspaceOptions { protected, ..options };
         Ok(Arc::new(Workspace {
             root,
             dir,
@@ -280,10 +285,26 @@ impl Workspace {
     /// read-before-edit guard.
     pub fn read(&self, input: &str) -> Result<(PathBuf, Vec<u8>), WorkspaceError> {
         let rel = self.clean(input)?;
-        let (mut file, meta) = self.open_file(&rel)?;
+        let (file, content) = self.read_whole(&rel)?;
+        self.remember(&rel, &content);
+        if let Ok(real) = self.real_path_of(&file, &rel) {
+            self.remember(&real, &content);
+        }
+        Ok((rel, content))
+    }
+
+    /// The whole content of the file at `rel` (already clean), confined and size-checked like
+    /// [`Workspace::read`], without recording a read (the read-before-edit guard compares
+    /// against the last recorded one).
+    pub fn peek(&self, rel: &Path) -> Result<Vec<u8>, WorkspaceError> {
+        self.read_whole(rel).map(|(_, content)| content)
+    }
+
+    fn read_whole(&self, rel: &Path) -> Result<(File, Vec<u8>), WorkspaceError> {
+        let (mut file, meta) = self.open_file(rel)?;
         if meta.len() > self.options.max_file_bytes {
             return Err(WorkspaceError::TooLarge {
-                path: display(&rel),
+                path: display(rel),
                 size: meta.len(),
                 limit: self.options.max_file_bytes,
             });
@@ -292,12 +313,8 @@ impl Workspace {
         Read::by_ref(&mut file)
             .take(self.options.max_file_bytes + 1)
             .read_to_end(&mut content)
-            .map_err(|e| self.error("read", &rel, e))?;
-        self.remember(&rel, &content);
-        if let Ok(real) = self.real_path_of(&file, &rel) {
-            self.remember(&real, &content);
-        }
-        Ok((rel, content))
+            .map_err(|e| self.error("read", rel, e))?;
+        Ok((file, content))
     }
 
     /// Where `rel` really is (symlinks resolved), if it exists: `Ok(None)` when nothing is
