@@ -1,0 +1,147 @@
+//! Subagents as tools (deepagents' pattern, with a model role per subagent): `ask` and
+//! `explain_code` answer a question about the workspace in a fresh context with read-only
+//! tools; `deep_research` does the same on the research role. The calling agent sees only the
+//! short final answer, thinking stripped, never the subagent's conversation.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use lemmings_graph::{CompiledGraph, RunConfig};
+use lemmings_models::think::split_thinking;
+use lemmings_tools::{CallContext, Tool, ToolOutput};
+use serde_json::{Value, json};
+
+use crate::agent::{Agent, AgentState, AgentStateUpdate, Stop};
+use crate::message::AgentMessage;
+
+/// A subagent offered to another agent as a tool taking one `query`.
+pub struct Subagent {
+    name: String,
+    description: String,
+    role: String,
+    max_chars: usize,
+    graph: CompiledGraph<AgentState>,
+}
+
+impl fmt::Debug for Subagent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subagent")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("max_chars", &self.max_chars)
+            .finish()
+    }
+}
+
+impl Subagent {
+    /// The tool `name` running `agent` (its model already bound to `role`), described to the
+    /// calling model by `description`, answering in at most `max_chars` characters.
+    ///
+    /// # Errors
+    /// Only if the agent's loop fails to compile, which would be a bug.
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        role: impl Into<String>,
+        max_chars: usize,
+        agent: Agent,
+    ) -> Result<Self, lemmings_graph::CompileError> {
+        Ok(Subagent {
+            name: name.into(),
+            description: description.into(),
+            role: role.into(),
+            max_chars,
+            graph: agent.graph()?,
+        })
+    }
+}
+
+#[async_trait]
+impl Tool for Subagent {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn description(&self) -> String {
+        self.description.clone()
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "additionalProperties": false,
+            "properties": {
+                "query": {
+                    "description": "The question, with every detail the helper needs (it sees nothing of your conversation).",
+                    "type": "string"
+                }
+            },
+            "required": ["query"],
+            "type": "object"
+        })
+    }
+
+    fn role(&self) -> Option<&str> {
+        Some(&self.role)
+    }
+
+    fn has_side_effects(&self) -> bool {
+        false
+    }
+
+    async fn call(&self, arguments: Value, _context: &CallContext) -> ToolOutput {
+        let query = match &arguments {
+            Value::Object(map) => map.get("query").and_then(Value::as_str).map(str::to_owned),
+            Value::String(text) => serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|value| value.get("query").and_then(Value::as_str).map(str::to_owned))
+                .or_else(|| Some(text.clone())),
+            _ => None,
+        };
+        let Some(query) = query.filter(|query| !query.trim().is_empty()) else {
+            return ToolOutput {
+                text: format!(
+                    "invalid arguments for `{}`: expected {{\"query\": \"<your question>\"}}",
+                    self.name
+                ),
+                outcome: lemmings_tools::Outcome::InvalidArguments,
+            };
+        };
+        let input = AgentStateUpdate::default().messages(vec![AgentMessage::task(query).into()]);
+        let state = match self.graph.invoke(input, &RunConfig::default()).await {
+            Ok(output) => output.value,
+            Err(error) => return ToolOutput::failed(format!("`{}` failed: {error}", self.name)),
+        };
+        match (&state.stop, state.answer()) {
+            (Some(Stop::ModelFailed { message }), _) => {
+                ToolOutput::failed(format!("`{}` could not answer: {message}", self.name))
+            }
+            (_, Some(answer)) => ToolOutput::ok(cap(&split_thinking(answer).answer, self.max_chars)),
+            (stop, None) => ToolOutput::failed(format!(
+                "`{}` gave no answer ({}); ask a narrower question",
+                self.name,
+                stop.as_ref().map_or("no reply".to_owned(), |stop| format!("{stop:?}"))
+            )),
+        }
+    }
+}
+
+/// `text` cut to `max` characters at a char boundary, marked when cut.
+fn cap(text: &str, max: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", cut.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cap;
+
+    #[test]
+    fn cap_counts_chars_and_marks_the_cut() {
+        assert_eq!(cap("  short  ", 10), "short");
+        assert_eq!(cap("ééééé", 3), "éé…");
+    }
+}
