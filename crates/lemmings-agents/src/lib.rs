@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod message;
 pub mod normalise;
+pub mod spec;
 pub mod status;
 pub mod subagents;
 pub mod summarize;

@@ -1,0 +1,173 @@
+//! The built-in agent and prompt files, embedded in the binary, and the variables the workflow
+//! gives each prompt (the contract between `prompts/*.md` and the code that renders them).
+
+/// `(name, agents/<name>.toml)` for every built-in agent, sorted by name.
+macro_rules! agent_files {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../../../agents/", $name, ".toml")))),*]
+    };
+}
+
+/// `(name, prompts/<name>.md)` for every built-in prompt, sorted by name.
+macro_rules! prompt_files {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../../../prompts/", $name, ".md")))),*]
+    };
+}
+
+pub(crate) const AGENTS: &[(&str, &str)] = agent_files![
+    "ask",
+    "assessor",
+    "coder",
+    "deep_research",
+    "explain_code",
+    "implementor",
+    "qa",
+    "report",
+    "scope_initial",
+    "scope_review",
+    "supervisor",
+    "task_planner",
+];
+
+pub(crate) const PROMPTS: &[(&str, &str)] = prompt_files![
+    "ask",
+    "assessor",
+    "coder",
+    "compress",
+    "deep_research",
+    "explain_code",
+    "implementor",
+    "qa",
+    "report",
+    "scope_initial",
+    "scope_review",
+    "status",
+    "summarize",
+    "supervisor",
+    "task_planner",
+];
+
+/// The prompts used by no agent but by helpers: the summarization middleware, the status-line
+/// summarizer and the normaliser's field compression.
+pub const HELPER_PROMPTS: &[&str] = &["compress", "status", "summarize"];
+
+/// The structured outputs Lemmings knows how to read (an agent file's `output`; the model
+/// submits one with `submit_<name>`).
+pub const KNOWN_OUTPUTS: &[&str] = &[
+    "assessment",
+    "code_change",
+    "implementation",
+    "plan",
+    "qa",
+    "scope",
+    "supervision",
+];
+
+/// The variables given to each agent's prompt (by agent name) and to each helper prompt (by
+/// prompt name); a prompt may use any of them and no other. `prompts/README.md` describes them.
+pub const PROMPT_VARIABLES: &[(&str, &[&str])] = &[
+    ("ask", &["query"]),
+    (
+        "assessor",
+        &[
+            "remit",
+            "milestone",
+            "done_list",
+            "completed_tasks",
+            "open_tasks",
+            "stats",
+            "directives",
+        ],
+    ),
+    ("coder", &["request"]),
+    ("compress", &["field", "max_chars", "text"]),
+    ("deep_research", &["query"]),
+    ("explain_code", &["query"]),
+    (
+        "implementor",
+        &[
+            "workspace",
+            "project_context",
+            "task",
+            "plan",
+            "done_list",
+            "carry_forward",
+            "retry_context",
+        ],
+    ),
+    ("qa", &["task", "plan", "implementation", "verification", "diff"]),
+    (
+        "report",
+        &[
+            "remit",
+            "milestones",
+            "stats",
+            "completed_tasks",
+            "failed_tasks",
+            "status",
+            "error",
+            "assessment",
+        ],
+    ),
+    ("scope_initial", &["user_request", "workspace"]),
+    (
+        "scope_review",
+        &[
+            "user_request",
+            "workspace",
+            "remit",
+            "milestones",
+            "done_list",
+            "assessment",
+        ],
+    ),
+    ("status", &["node", "text", "max_chars"]),
+    ("summarize", &["agent", "messages"]),
+    (
+        "supervisor",
+        &[
+            "remit",
+            "milestone",
+            "done_list",
+            "events",
+            "directives",
+            "knowledge",
+            "stats",
+        ],
+    ),
+    (
+        "task_planner",
+        &[
+            "workspace",
+            "remit",
+            "milestone",
+            "done_list",
+            "carry_forward",
+            "retry_context",
+            "correction_hint",
+            "directives",
+        ],
+    ),
+];
+
+/// The built-in agents' names, sorted.
+pub(crate) fn agent_names() -> Vec<&'static str> {
+    AGENTS.iter().map(|(name, _)| *name).collect()
+}
+
+/// The variables given to the agent or helper prompt `name` (empty for an unknown name).
+pub(crate) fn variables_of(name: &str) -> &'static [&'static str] {
+    PROMPT_VARIABLES
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map_or(&[], |(_, variables)| *variables)
+}
+
+/// Every built-in file as `(path relative to the repository root, text)`: `agents/*.toml`
+/// then `prompts/*.md`.
+pub fn builtin_files() -> impl Iterator<Item = (String, &'static str)> {
+    let agents = AGENTS.iter().map(|(name, text)| (format!("agents/{name}.toml"), *text));
+    let prompts = PROMPTS.iter().map(|(name, text)| (format!("prompts/{name}.md"), *text));
+    agents.chain(prompts)
+}
