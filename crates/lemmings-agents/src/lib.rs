@@ -10,5 +10,6 @@ pub mod spec;
 pub mod status;
 pub mod subagents;
 pub mod summarize;
+pub mod workflow;
 
 pub use message::{AgentMessage, MessageKind};

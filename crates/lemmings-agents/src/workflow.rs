@@ -1,0 +1,10 @@
+//! The coding workflow's deterministic core: the state ([`state`]), the agents' structured
+//! outputs ([`outputs`]), every control decision ([`control`]: the deterministic nodes, the
+//! routers, the honest outcome and the agents' prompt sections) and the verify step
+//! ([`verify`]). The graph wiring builds on these; nothing here calls a model.
+
+pub mod control;
+pub mod outputs;
+pub mod state;
+mod text;
+pub mod verify;
