@@ -1,8 +1,8 @@
 //! The demo graph: a small drafting workflow that exercises the engine's main features (fan-out
 //! with `SendTo`, a deferred join, a conditional loop, a background branch, checkpoints).
 //!
-//! It stands in for the agent workflow until `lemmings-agents` exists; `lemmings graph` draws
-//! it and `lemmings demo` runs it.
+//! It stands in for the agents' workflow graph until that exists; `lemmings graph` draws it and
+//! `lemmings demo` runs it.
 
 use std::sync::Arc;
 

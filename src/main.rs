@@ -1,5 +1,5 @@
-//! The `lemmings` command: today it draws and runs the demo graph; agent runs come with the
-//! agents crate.
+//! The `lemmings` command: today it draws and runs the demo graph; agent runs come once the
+//! agents' workflow graph exists.
 //!
 //! Exit codes: 0 success, 1 the run failed, 2 usage error.
 

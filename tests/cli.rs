@@ -51,8 +51,8 @@ fn graph_prints_mermaid() {
 
 #[test]
 fn graph_prints_dot() {
-    let (code, stdout, _) = lemmings(&["graph", "--format", "dot"]);
-    assert_eq!(code, 0);
+    let (code, stdout, stderr) = lemmings(&["graph", "--format", "dot"]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
     expect![[r##"
         digraph "demo" {
         	rankdir=TB;
@@ -81,6 +81,16 @@ fn demo_runs_to_the_end() {
     let (code, stdout, stderr) = lemmings(&["demo", "bridges"]);
     assert_eq!((code, stderr.as_str()), (0, ""));
     let lines: Vec<&str> = stdout.lines().collect();
+    // Every task's update is printed: each main-path node once per round, the reviewer once.
+    let wrote = |node: &str| {
+        let needle = format!(": {node} wrote ");
+        lines.iter().filter(|l| l.contains(&needle)).count()
+    };
+    assert_eq!(
+        ["plan", "draft", "merge", "review", "reviewer"].map(wrote),
+        [2, 6, 2, 2, 1],
+        "{stdout}"
+    );
     // The background reviewer's write lands at whichever barrier follows it, and it is listed in
     // `next` until then, so only the deterministic parts are compared: the main path's schedule
     // (with the reviewer taken out) and the result.
@@ -111,8 +121,9 @@ fn usage_errors_exit_2() {
     let (code, _, stderr) = lemmings(&["graph", "--format", "png"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("invalid value 'png'"), "{stderr}");
-    let (code, _, _) = lemmings(&["frobnicate"]);
+    let (code, _, stderr) = lemmings(&["frobnicate"]);
     assert_eq!(code, 2);
+    assert!(stderr.contains("unrecognized subcommand 'frobnicate'"), "{stderr}");
 }
 
 #[test]

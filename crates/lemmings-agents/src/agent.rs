@@ -99,7 +99,7 @@ impl Agent {
         self
     }
 
-    /// With this middleware, outside the middleware added before it.
+    /// With this middleware, inside the middleware added before it (the first added is outermost).
     pub fn with_middleware(mut self, middleware: Arc<dyn Middleware>) -> Self {
         self.middleware.push(middleware);
         self

@@ -1,5 +1,6 @@
-//! The Normaliser (the original Lemmings `normaliser.py`, wired in this time): the last repairs
-//! of a small model's structured output once it is valid JSON. Over-long string fields are cut
+//! The Normaliser (the original Lemmings `normaliser.py`, which nothing called; here it is to
+//! run in the workflow's agent nodes once the graph wires them): the last repairs of a small
+//! model's structured output once it is valid JSON. Over-long string fields are cut
 //! at a word boundary, or rewritten shorter by the summarizer role when far too long
 //! ([`Normaliser::compress`]); enum strings are mapped to their canonical value
 //! ([`normalise_enum`]). Every change is reported as one line, so callers can count repairs.

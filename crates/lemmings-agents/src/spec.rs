@@ -1,8 +1,9 @@
 //! Agent definitions as data: `agents/<name>.toml` (model role, tools, prompt, structured
 //! output, limits, summarization) and `prompts/<name>.md` (the system prompt and the task
 //! message, split at a `--- task ---` line, with `{{name}}` placeholders). The built-in files are
-//! embedded in the binary; the `[agents]` section of `config.toml` can replace any of them
-//! with the files of a directory and change an agent's role and limits without recompiling.
+//! embedded in lemmings-agents (so in any binary built on it); the `[agents]` section of
+//! `config.toml` can replace any of them with the files of a directory and change an agent's
+//! role and limits without recompiling.
 //!
 //! Loading order: built-ins → the `dir`'s files (whole files replace whole files) →
 //! `[agents.<name>]` overrides. [`AgentSpecs::load`] checks what a file alone can say (keys,
@@ -20,6 +21,8 @@ mod template;
 mod toml_read;
 
 use std::collections::BTreeMap;
+
+use crate::summarize::SummarizationConfig;
 
 pub use self::builtin::{HELPER_PROMPTS, KNOWN_OUTPUTS, PROMPT_VARIABLES, builtin_files};
 pub use self::config::{AgentOverride, AgentsConfig};
@@ -82,11 +85,13 @@ pub struct SummarizationSpec {
 }
 
 impl Default for SummarizationSpec {
+    /// Off, with the middleware's own defaults ([`SummarizationConfig::default`]).
     fn default() -> Self {
+        let config = SummarizationConfig::default();
         SummarizationSpec {
             enabled: false,
-            keep_messages: 10,
-            trigger_fraction: 0.75,
+            keep_messages: config.keep_messages,
+            trigger_fraction: config.trigger_fraction,
         }
     }
 }

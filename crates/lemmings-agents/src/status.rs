@@ -7,6 +7,8 @@ use std::fmt;
 use lemmings_models::think::split_thinking;
 use lemmings_models::{ChatMessage, ChatModel, ChatRequest, Thinking};
 
+use crate::text::collapse;
+
 /// The most characters of a status line, mark included.
 pub const STATUS_WIDTH: usize = 80;
 
@@ -39,11 +41,6 @@ impl fmt::Display for Mark {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.symbol())
     }
-}
-
-/// `text` on one line, every run of whitespace (newlines included) made one space.
-fn collapse(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The status line `<mark> <text>`, on one line with whitespace collapsed (not shortened: see

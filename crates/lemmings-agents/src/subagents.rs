@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::agent::{Agent, AgentState, AgentStateUpdate, Stop};
 use crate::message::AgentMessage;
+use crate::text::clip;
 
 /// A subagent offered to another agent as a tool taking one `query`.
 pub struct Subagent {
@@ -115,33 +116,12 @@ impl Tool for Subagent {
             (Some(Stop::ModelFailed { message }), _) => {
                 ToolOutput::failed(format!("`{}` could not answer: {message}", self.name))
             }
-            (_, Some(answer)) => ToolOutput::ok(cap(&split_thinking(answer).answer, self.max_chars)),
+            (_, Some(answer)) => ToolOutput::ok(clip(&split_thinking(answer).answer, self.max_chars)),
             (stop, None) => ToolOutput::failed(format!(
                 "`{}` gave no answer ({}); ask a narrower question",
                 self.name,
                 stop.as_ref().map_or("no reply".to_owned(), |stop| format!("{stop:?}"))
             )),
         }
-    }
-}
-
-/// `text` cut to `max` characters at a char boundary, marked when cut.
-fn cap(text: &str, max: usize) -> String {
-    let text = text.trim();
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    format!("{}…", cut.trim_end())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cap;
-
-    #[test]
-    fn cap_counts_chars_and_marks_the_cut() {
-        assert_eq!(cap("  short  ", 10), "short");
-        assert_eq!(cap("ééééé", 3), "éé…");
     }
 }

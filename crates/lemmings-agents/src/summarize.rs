@@ -36,8 +36,8 @@ pub const SUMMARY_PREFIX: &str = "Here is a summary of the conversation to date:
 /// The most file names a degraded notice lists.
 const NOTICE_FILES: usize = 20;
 
-/// When and how much to summarize. Every field has a default, so a partial table in an agent
-/// file works.
+/// When and how much to summarize. Every field has a default. (An agent file's
+/// `[summarization]` table is read as a `spec::SummarizationSpec`, whose defaults are these.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SummarizationConfig {
@@ -211,11 +211,10 @@ fn dropped_notice(head: &[AgentMessage]) -> AgentMessage {
     );
     let files = files_touched(head);
     if !files.is_empty() {
-        let mut listed = files[..files.len().min(NOTICE_FILES)].join(", ");
-        if files.len() > NOTICE_FILES {
-            listed.push_str(&format!(", +{} more", files.len() - NOTICE_FILES));
-        }
-        text.push_str(&format!(" Files touched in them: {listed}."));
+        text.push_str(&format!(
+            " Files touched in them: {}.",
+            prompt::list(&files, NOTICE_FILES)
+        ));
     }
     text.push_str(" Read again what you need, and check the files before redoing any work.");
     AgentMessage::notice(text)

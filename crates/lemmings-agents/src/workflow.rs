@@ -6,5 +6,4 @@
 pub mod control;
 pub mod outputs;
 pub mod state;
-mod text;
 pub mod verify;

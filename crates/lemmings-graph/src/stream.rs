@@ -98,7 +98,9 @@ pub struct Payload {
 }
 
 impl Payload {
-    pub(crate) fn state<S: State>(state: S) -> Payload {
+    /// A state, shared with the run rather than copied: the run copies it only if it changes
+    /// the state while the event is still held.
+    pub(crate) fn state<S: State>(state: Arc<S>) -> Payload {
         fn to_json<S: State>(value: &(dyn Any + Send + Sync)) -> serde_json::Value {
             let Some(state) = value.downcast_ref::<S>() else {
                 return serde_json::Value::Null;
@@ -106,7 +108,7 @@ impl Payload {
             state_json(state)
         }
         Payload {
-            value: Arc::new(state),
+            value: state,
             to_json: to_json::<S>,
         }
     }

@@ -24,7 +24,8 @@ use rig_reqwest::ReqwestClient;
 use crate::chat::{ChatModel, ChatRequest, ChatResponse, ModelInfo, StreamEvent, Thinking, TokenSink, ToolCall};
 use crate::config::{ProviderKind, RoleConfig};
 use crate::error::{ModelError, ModelErrorKind};
-use crate::think::{Piece, ThinkFilter};
+use crate::layers::Redactor;
+use crate::think::{Piece, ThinkFilter, ThinkSplit, split_thinking};
 
 /// text-generation-webui, llama.cpp's server, vLLM and other OpenAI-compatible local servers:
 /// the chat-completions route, no `Authorization` header when the key is empty, and text
@@ -60,8 +61,9 @@ pub(crate) struct RigModel {
     flavour: Flavour,
     model: DynModel<Completion>,
     role: Arc<RoleConfig>,
-    /// The API key's value, to scrub from anything a server echoes back.
-    secret: Option<String>,
+    /// Scrubs the API key from anything a server echoes back (the layers above log errors
+    /// before the outermost one redacts them).
+    redactor: Redactor,
 }
 
 impl std::fmt::Debug for RigModel {
@@ -121,28 +123,18 @@ impl RigModel {
                 }
             }
         };
-        let secret = (!key.is_empty()).then_some(key);
         Ok(RigModel {
             info,
             flavour,
             model,
             role: Arc::new(role.clone()),
-            secret,
+            redactor: Redactor::new([key]),
         })
     }
 
+    /// An error whose message has the API key removed (some servers echo the request).
     fn error(&self, kind: ModelErrorKind, message: impl Into<String>) -> ModelError {
-        ModelError::new(kind, &self.info, self.scrub(message.into()))
-    }
-
-    /// Removes the API key from text a server sent back (some echo the request).
-    fn scrub(&self, text: String) -> String {
-        match &self.secret {
-            Some(secret) if secret.len() >= 4 && text.contains(secret.as_str()) => {
-                text.replace(secret.as_str(), crate::secret::REDACTED)
-            }
-            _ => text,
-        }
+        ModelError::new(kind, &self.info, self.redactor.scrub(&message.into()))
     }
 
     async fn attempt(&self, request: &ChatRequest, sink: Option<&TokenSink>) -> Result<Reply, ModelError> {
@@ -224,6 +216,12 @@ struct Reply {
 }
 
 impl Reply {
+    /// Whether the model used its whole answer thinking: a think block never closed, and
+    /// neither an answer nor a tool call.
+    fn stuck_thinking(&self, split: &ThinkSplit) -> bool {
+        split.unterminated && split.answer.is_empty() && self.tool_calls.is_empty()
+    }
+
     fn from_response(response: &CompletionResponse, streamed_calls: Option<Vec<ToolCall>>) -> Reply {
         let reasoning = response.reasoning();
         let tool_calls = match streamed_calls {
@@ -243,19 +241,25 @@ impl Reply {
 #[async_trait]
 impl ChatModel for RigModel {
     async fn chat(&self, request: ChatRequest, sink: Option<TokenSink>) -> Result<ChatResponse, ModelError> {
-        let reply = self.attempt(&request, sink.as_ref()).await?;
-        let split = crate::think::split_thinking(&reply.text);
-        if split.unterminated && split.answer.is_empty() && reply.tool_calls.is_empty() {
+        let mut reply = self.attempt(&request, sink.as_ref()).await?;
+        let mut split = split_thinking(&reply.text);
+        if reply.stuck_thinking(&split) {
             // The model spent its budget thinking: ask again without thinking.
             tracing::debug!(role = %self.info.role, "unterminated think block; retrying without thinking");
             let retry = ChatRequest {
                 thinking: Some(Thinking::Off),
                 ..request
             };
-            let second = self.attempt(&retry, sink.as_ref()).await?;
-            return self.finish(second);
+            reply = self.attempt(&retry, sink.as_ref()).await?;
+            split = split_thinking(&reply.text);
+            if reply.stuck_thinking(&split) {
+                return Err(self.error(
+                    ModelErrorKind::Truncated,
+                    "the answer ended inside a think block, with thinking switched off too; raise max_tokens",
+                ));
+            }
         }
-        self.finish_split(reply, split)
+        self.finish(reply, split)
     }
 
     fn info(&self) -> ModelInfo {
@@ -264,18 +268,8 @@ impl ChatModel for RigModel {
 }
 
 impl RigModel {
-    fn finish(&self, reply: Reply) -> Result<ChatResponse, ModelError> {
-        let split = crate::think::split_thinking(&reply.text);
-        if split.unterminated && split.answer.is_empty() && reply.tool_calls.is_empty() {
-            return Err(self.error(
-                ModelErrorKind::Truncated,
-                "the answer ended inside a think block, with thinking switched off too; raise max_tokens",
-            ));
-        }
-        self.finish_split(reply, split)
-    }
-
-    fn finish_split(&self, reply: Reply, split: crate::think::ThinkSplit) -> Result<ChatResponse, ModelError> {
+    /// The response for `reply`, its thinking split off as `split`.
+    fn finish(&self, reply: Reply, split: ThinkSplit) -> Result<ChatResponse, ModelError> {
         if split.answer.is_empty() && reply.tool_calls.is_empty() {
             let why = match reply.finish {
                 crate::chat::FinishReason::Length => "the model produced no answer before max_tokens; raise max_tokens",
@@ -312,14 +306,9 @@ fn ollama_config(root: &str, key: &str) -> OllamaConfig {
 
 /// What a role's model is, for messages (no credentials: the URL's user info is dropped).
 pub(crate) fn model_info(role: &RoleConfig) -> ModelInfo {
-    let provider = match role.provider {
-        ProviderKind::OpenaiCompatible => "openai_compatible",
-        ProviderKind::Ollama => "ollama",
-        ProviderKind::Openrouter => "openrouter",
-    };
     ModelInfo {
         role: role.name.clone(),
-        provider: provider.to_owned(),
+        provider: role.provider.as_str().to_owned(),
         model: role.model.clone(),
         server: display_url(&role.base_url),
         output_mode: role.structured_output,

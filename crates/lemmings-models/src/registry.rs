@@ -69,10 +69,8 @@ impl LlmRegistry {
         // the others it would only turn one failure into failures of the calls after it.
         let mut stacks: BTreeMap<String, (Arc<dyn ChatModel>, Arc<Gate>)> = BTreeMap::new();
         for role in config.roles.values() {
-            let gate = gates
-                .get(&server_key(&role.base_url))
-                .cloned()
-                .unwrap_or_else(|| Gate::new("?", 1));
+            // Every role's server got a gate above.
+            let gate = Arc::clone(&gates[&server_key(&role.base_url)]);
             let model = base(role)?;
             let timed = Timeout::new(model, role.timeout);
             let gated = Gated::new(timed, gate.clone());
@@ -185,10 +183,7 @@ impl LlmRegistry {
 
     /// One line per optional role that is switched off.
     pub fn notices(&self) -> Vec<String> {
-        self.disabled
-            .values()
-            .map(|d| format!("role `{}` is switched off: {}", d.name, d.reason))
-            .collect()
+        self.disabled.values().map(notice).collect()
     }
 
     /// Probes `role`'s server (see [`Probe`]); `None` for a role that is not enabled.
@@ -219,7 +214,7 @@ impl LlmRegistry {
                     name: name.clone(),
                     reason,
                 };
-                notices.push(format!("role `{}` is switched off: {}", disabled.name, disabled.reason));
+                notices.push(notice(&disabled));
                 self.disabled.insert(name, disabled);
             }
         }
@@ -230,4 +225,9 @@ impl LlmRegistry {
     pub fn usage(&self) -> UsageReport {
         self.ledger.report()
     }
+}
+
+/// The one-line notice for a switched-off role.
+fn notice(role: &DisabledRole) -> String {
+    format!("role `{}` is switched off: {}", role.name, role.reason)
 }

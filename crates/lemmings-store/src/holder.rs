@@ -1,10 +1,13 @@
 //! Who holds a lease, and whether that holder is still alive: a process on this host that is
 //! gone (or a zombie, or a different process reusing its pid) is dead at once; a holder on
-//! another host is dead when its heartbeat is older than the lease's time to live.
+//! another host is dead when its heartbeat is older than the lease's time to live. Also the
+//! refusals both backends give when a lease stands in the way.
 
 use std::time::Duration;
 
 use lemmings_graph::Timestamp;
+
+use crate::error::StoreError;
 
 /// This process, as a lease holder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +84,32 @@ impl LeaseRow {
         }
         let age = now.as_millis().saturating_sub(self.heartbeat_at);
         u128::from(age) < ttl.as_millis()
+    }
+
+    /// The refusal of a write or a lease while this live holder runs the thread.
+    pub(crate) fn locked(self, thread: &str) -> StoreError {
+        StoreError::Locked {
+            thread_id: thread.to_owned(),
+            holder: self.holder,
+            epoch: self.epoch,
+        }
+    }
+}
+
+/// The refusal of a write whose lease was taken over, naming the lease as it is now (`None`:
+/// its row was deleted).
+pub(crate) fn fenced(thread: &str, now: Option<LeaseRow>) -> StoreError {
+    match now {
+        Some(row) => StoreError::Fenced {
+            thread_id: thread.to_owned(),
+            holder: row.holder,
+            epoch: row.epoch,
+        },
+        None => StoreError::Fenced {
+            thread_id: thread.to_owned(),
+            holder: "nobody (the lease was deleted)".to_owned(),
+            epoch: 0,
+        },
     }
 }
 

@@ -242,7 +242,7 @@ struct Figures {
 }
 
 fn graph_on(store: &SqliteStore) -> CompiledGraph<Work> {
-    support::work_graph(&spec(None)).with_checkpointer(Arc::new(store.clone()) as Arc<dyn Checkpointer>)
+    support::graph_on(&spec(None), store)
 }
 
 fn parent() {

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lemmings_graph::{CheckpointErrorKind, Checkpointer, GraphError, RunConfig};
@@ -23,6 +22,16 @@ use support::{Proc, Rng, Spec};
 
 /// How long any open or write may take before the test calls it a hang.
 const HANG: Duration = Duration::from_secs(30);
+
+/// The test graph with chains of `chain` links, one ledger effect per task.
+fn spec(chain: usize) -> Spec {
+    Spec {
+        chain,
+        effects: 1,
+        ledger: None,
+        hook: None,
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -167,13 +176,7 @@ async fn real_db(path: &Path) {
     let store = SqliteStore::open(path, SqliteOptions::create())
         .await
         .expect("a new store opens");
-    let graph = support::work_graph(&Spec {
-        chain: 6,
-        effects: 1,
-        ledger: None,
-        hook: None,
-    })
-    .with_checkpointer(Arc::new(store.clone()) as Arc<dyn Checkpointer>);
+    let graph = support::graph_on(&spec(6), &store);
     let output = graph
         .invoke(support::work_input(), &RunConfig::thread("t1"))
         .await
@@ -349,13 +352,7 @@ async fn killed_in_the_middle_of_a_checkpoint() {
     let store = SqliteStore::open(&path, SqliteOptions::default())
         .await
         .expect("the store opens");
-    let graph = support::work_graph(&Spec {
-        chain: 8,
-        effects: 1,
-        ledger: None,
-        hook: None,
-    })
-    .with_checkpointer(Arc::new(store.clone()) as Arc<dyn Checkpointer>);
+    let graph = support::graph_on(&spec(8), &store);
     let mut expected = Vec::new();
     for t in 0..3 {
         let output = graph
@@ -427,13 +424,7 @@ async fn killed_in_the_middle_of_a_checkpoint() {
             )
         });
     assert_eq!(store.quick_check().await.expect("quick_check"), ["ok"]);
-    let graph = support::work_graph(&Spec {
-        chain: 8,
-        effects: 1,
-        ledger: None,
-        hook: None,
-    })
-    .with_checkpointer(Arc::new(store.clone()) as Arc<dyn Checkpointer>);
+    let graph = support::graph_on(&spec(8), &store);
     for (t, expected) in expected.iter().enumerate() {
         let snapshot = graph
             .get_state(&RunConfig::thread(format!("w{t}")))
@@ -457,13 +448,7 @@ async fn killed_with_a_hot_rollback_journal() {
     let store = SqliteStore::open(&path, SqliteOptions::default())
         .await
         .expect("the store opens");
-    let graph = support::work_graph(&Spec {
-        chain: 6,
-        effects: 1,
-        ledger: None,
-        hook: None,
-    })
-    .with_checkpointer(Arc::new(store.clone()) as Arc<dyn Checkpointer>);
+    let graph = support::graph_on(&spec(6), &store);
     let committed = graph
         .get_state(&RunConfig::thread("t1"))
         .await
@@ -508,13 +493,7 @@ async fn killed_with_a_hot_rollback_journal() {
         .expect("no hang")
         .unwrap_or_else(|e| panic!("a database with a hot rollback journal must open (SQLite rolls it back): {e:?}"));
     assert_eq!(store.quick_check().await.expect("quick_check"), ["ok"]);
-    let graph = support::work_graph(&Spec {
-        chain: 6,
-        effects: 1,
-        ledger: None,
-        hook: None,
-    })
-    .with_checkpointer(Arc::new(store.clone()) as Arc<dyn Checkpointer>);
+    let graph = support::graph_on(&spec(6), &store);
     let state = graph.get_state(&RunConfig::thread("t1")).await.expect("get_state");
     assert_eq!(
         state.values, committed,
@@ -849,13 +828,7 @@ async fn exclusive_lock_longer_than_the_busy_timeout() {
     );
 
     // The same through the engine: the run's error is the checkpointer's, kind Busy.
-    let graph = support::work_graph(&Spec {
-        chain: 2,
-        effects: 1,
-        ledger: None,
-        hook: None,
-    })
-    .with_checkpointer(Arc::new(store.clone()) as Arc<dyn Checkpointer>);
+    let graph = support::graph_on(&spec(2), &store);
     let config = RunConfig::thread("t3");
     let error = tokio::time::timeout(HANG, graph.invoke(support::work_input(), &config))
         .await

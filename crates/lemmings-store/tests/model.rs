@@ -15,15 +15,8 @@
 //! namespace's full `list`, `get` of its latest and of each of its checkpoints, `list_threads`,
 //! and the effects ledger.
 //!
-//! Where the reference itself departs from the documented contract, the test checks the
-//! contract instead:
-//! - `InMemorySaver` stores a task's *first* batch verbatim, so a channel repeated within one
-//!   `TaskWrites` is kept twice (the rule is: first value of a state channel, last value of a
-//!   special one); the reference is therefore fed each batch already merged by that rule
-//!   ([`canonical`]).
-//! - `InMemorySaver::prune` counts as deleted every blob that is no longer a head, even those
-//!   still on a kept checkpoint's delta chain (it keeps them alive through `Arc`s);
-//!   `PruneReport::blobs` is checked against the blobs no kept checkpoint needs, tracked here.
+//! `PruneReport::blobs` is also checked against the blobs no kept checkpoint needs, tracked here
+//! independently of both stores (a link counted once, when the last chain through it dies).
 //!
 //! The disagreements found in the SQLite store are pinned as named regression tests at the end.
 //! `PROPTEST_CASES` overrides the number of cases.
@@ -36,7 +29,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use lemmings_graph::{
     ChannelData, ChannelRef, Checkpoint, CheckpointError, CheckpointId, CheckpointPut, Checkpointer, InMemorySaver,
-    Lease, ListOptions, NewBlob, PruneReport, Retention, Source, TaskId, TaskWrites, Timestamp, special,
+    Lease, ListOptions, NewBlob, PruneReport, Retention, Source, TaskId, TaskWrites, Timestamp,
 };
 use lemmings_store::{SqliteOptions, SqliteStore};
 use proptest::prelude::*;
@@ -375,27 +368,6 @@ fn same<T: PartialEq + Debug>(
     }
 }
 
-/// A task's writes as the documented merge rule keeps them: one entry per channel, at its first
-/// position, holding the first value of a state channel and the last value of a special one.
-///
-/// `InMemorySaver` applies this rule only when merging into a task it already holds: a task's
-/// first batch is stored verbatim, duplicates included (see the module docs).
-fn canonical(tasks: &[TaskWrites]) -> Vec<TaskWrites> {
-    tasks.iter().cloned().map(canonical_task).collect()
-}
-
-fn canonical_task(task: TaskWrites) -> TaskWrites {
-    let mut writes: Vec<(String, Bytes)> = Vec::with_capacity(task.writes.len());
-    for (channel, value) in task.writes {
-        match writes.iter_mut().find(|(c, _)| *c == channel) {
-            Some(slot) if special::is_special(&channel) => slot.1 = value,
-            Some(_) => {}
-            None => writes.push((channel, value)),
-        }
-    }
-    TaskWrites { writes, ..task }
-}
-
 struct Machine {
     _dir: tempfile::TempDir,
     path: PathBuf,
@@ -404,8 +376,7 @@ struct Machine {
     /// The last id handed out (to a checkpoint, or as a never-saved id): every new id is greater.
     last_id: Cell<Option<CheckpointId>>,
     /// Every blob a correct store holds: `(thread, ns, checkpoint, channel)` → the `prev` of a
-    /// delta. `InMemorySaver` cannot say (it keeps pruned chain links alive through `Arc`s and
-    /// counts them as deleted), so prune's blob count is checked against this.
+    /// delta, tracked here independently of both stores to check prune's blob count.
     blobs: BTreeMap<BlobKey, Option<CheckpointId>>,
     /// The leases each store holds, by thread: (reference's, SQLite's).
     leases: BTreeMap<String, (Lease, Lease)>,
@@ -580,7 +551,7 @@ impl Machine {
                     })
                     .collect();
                 let writes: Vec<TaskWrites> = parent_writes.iter().map(task_writes).collect();
-                let m = self.model.put(put.clone(), canonical(&writes)).await;
+                let m = self.model.put(put.clone(), writes.clone()).await;
                 let s = self.sut.put(put, writes).await;
                 if same("put", m, s)?.is_some() {
                     self.blobs.extend(keys);
@@ -596,7 +567,7 @@ impl Machine {
                 let (thread, ns) = (THREADS[usize::from(*thread)], NAMESPACES[usize::from(*ns)]);
                 let (id, _) = self.resolve(thread, ns, target).await;
                 let writes: Vec<TaskWrites> = tasks.iter().map(task_writes).collect();
-                let m = self.model.put_writes(thread, ns, id, canonical(&writes)).await;
+                let m = self.model.put_writes(thread, ns, id, writes.clone()).await;
                 let s = self.sut.put_writes(thread, ns, id, writes).await;
                 same("put_writes", m, s)?;
                 true
@@ -671,6 +642,9 @@ impl Machine {
                 let m = self.model.prune(thread, &retention).await;
                 let s = self.sut.prune(thread, &retention).await;
                 let swept = self.sweep(thread).await;
+                if let Ok(report) = &m {
+                    prop_assert_eq!(report.blobs, swept, "prune: in-memory (left) vs the tracked sweep");
+                }
                 let m = m.map(|report| PruneReport { blobs: swept, ..report });
                 same("prune", m, s)?;
                 true
@@ -820,8 +794,8 @@ proptest! {
 // ---- pinned sequences ----------------------------------------------------------------------
 //
 // Minimal sequences found by the machine, each naming the behaviour it checks. Those marked
-// "SQLite differs" fail until the SQLite store is fixed; the others guard what the machine
-// checks against the contract rather than against the reference.
+// "SQLite differed" record a disagreement the SQLite store had (since fixed); the others guard
+// what the machine checks against the contract rather than against the reference.
 
 fn replay(ops: Vec<Op>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -884,15 +858,15 @@ fn blob(channel: u8, delta: bool) -> Blob {
     }
 }
 
-/// SQLite differs: `put_writes` with no writes for a checkpoint that was never saved succeeds
-/// (only a foreign key on the rows it inserts guards the checkpoint).
+/// SQLite differed: `put_writes` with no writes for a checkpoint that was never saved succeeded
+/// while the reference refused it; both now take no writes as a no-op, whatever the checkpoint.
 #[test]
-fn no_writes_for_a_missing_checkpoint_are_refused() {
+fn no_writes_for_a_missing_checkpoint_are_a_no_op() {
     replay(vec![put_writes(Target::Ghost, vec![])]);
 }
 
-/// SQLite differs: a task's writes saved in two batches come back interleaved (`idx` restarts
-/// at 0 in every batch and ties are ordered arbitrarily), not in the order they were saved.
+/// SQLite differed: a task's writes saved in two batches came back interleaved (an `idx` that
+/// restarted at 0 in every batch, ties ordered arbitrarily), not in the order they were saved.
 #[test]
 fn a_tasks_writes_keep_the_order_they_were_saved_in() {
     replay(vec![
@@ -914,22 +888,22 @@ fn a_tasks_writes_keep_the_order_they_were_saved_in() {
     ]);
 }
 
-/// SQLite differs: a `null` filter value matches checkpoints without the key
+/// SQLite differed: a `null` filter value matched checkpoints without the key
 /// (`json_extract` yields SQL NULL for both, and `NULL IS NULL`).
 #[test]
 fn a_null_filter_does_not_match_a_missing_key() {
     replay(vec![put(None, None, vec![], vec![]), list_tagged(5)]);
 }
 
-/// SQLite differs: a `true` filter value matches the number 1 (`json_extract` turns JSON
+/// SQLite differed: a `true` filter value matched the number 1 (`json_extract` turns JSON
 /// booleans into the integers 1 and 0).
 #[test]
 fn a_boolean_filter_does_not_match_a_number() {
     replay(vec![put(None, Some(3), vec![], vec![]), list_tagged(4)]);
 }
 
-/// SQLite differs: a put whose parent is not a saved checkpoint of its namespace, with parent
-/// writes, succeeds (and records their effects) instead of being refused.
+/// SQLite differed: a put whose parent is not a saved checkpoint of its namespace, with parent
+/// writes, succeeded (and recorded their effects) instead of being refused.
 #[test]
 fn parent_writes_for_an_unsaved_parent_are_refused() {
     replay(vec![put(
@@ -943,8 +917,8 @@ fn parent_writes_for_an_unsaved_parent_are_refused() {
     )]);
 }
 
-/// SQLite differs: `delete_thread` deletes the lease row, so the next acquisition starts again
-/// at epoch 1 and a holder from before the deletion carries a current epoch.
+/// SQLite differed: `delete_thread` deleted the lease row, so the next acquisition started
+/// again at epoch 1 and a holder from before the deletion carried a current epoch.
 #[test]
 fn lease_epochs_keep_increasing_across_delete_thread() {
     replay(vec![

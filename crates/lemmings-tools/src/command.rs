@@ -37,6 +37,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 use capture::{Capture, pump};
 use group::Group;
+pub(crate) use outcome::format_bytes;
 pub use outcome::{CommandOutcome, Exit, StreamOutput};
 pub use policy::{CommandPolicy, REDACTED};
 pub use tool::{RunCommand, RunCommandArgs};

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::command::format_bytes;
 use crate::edit::{EditError, plan_edit};
 use crate::tool::{CallContext, Outcome, ToolOutput, TypedTool};
 use crate::workspace::{Workspace, WorkspaceError, WriteMode, display};
@@ -76,7 +77,10 @@ impl TypedTool for ReadFile {
 /// The numbered-lines view of `content`.
 fn render_lines(path: &str, content: &[u8], offset: usize, limit: Option<usize>) -> String {
     if looks_binary(content) {
-        return format!("`{path}` is a binary file ({}); not shown", size(content.len() as u64));
+        return format!(
+            "`{path}` is a binary file ({}); not shown",
+            format_bytes(content.len() as u64)
+        );
     }
     let text = String::from_utf8_lossy(content);
     let lines: Vec<&str> = text.lines().collect();
@@ -129,15 +133,6 @@ fn cut_line(line: &str) -> String {
 /// A NUL in the first 8 KiB, as git decides.
 pub(crate) fn looks_binary(content: &[u8]) -> bool {
     content.iter().take(8192).any(|&b| b == 0)
-}
-
-/// `2.1 MiB`, `340 bytes`.
-pub(crate) fn size(bytes: u64) -> String {
-    match bytes {
-        0..1024 => format!("{bytes} bytes"),
-        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
-        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
-    }
 }
 
 fn failed(error: WorkspaceError) -> ToolOutput {
@@ -311,11 +306,8 @@ impl TypedTool for EditFile {
             Err(error) => return failed(error),
         };
         let shown = display(&rel);
-        let current = match workspace.open_file(&rel) {
-            Ok(_) => match workspace.peek(&rel) {
-                Ok(content) => content,
-                Err(error) => return failed(error),
-            },
+        let current = match workspace.peek(&rel) {
+            Ok(content) => content,
             Err(WorkspaceError::NotFound { .. }) => {
                 return ToolOutput::failed(format!("error: `{shown}` does not exist; create it with write_file"));
             }
@@ -345,13 +337,12 @@ impl TypedTool for EditFile {
         {
             return ToolOutput::failed(format!("error: {why}"));
         }
-        let planned_on = current.clone();
         let result = workspace.write_checked(
             &args.path,
             plan.new_content.as_bytes(),
             WriteMode::CreateOrReplace,
             |_, now| {
-                if now == Some(planned_on.as_slice()) {
+                if now == Some(current.as_slice()) {
                     Ok(())
                 } else {
                     Err(format!(

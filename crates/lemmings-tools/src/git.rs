@@ -4,6 +4,7 @@
 //! untracked symlink cannot show a file outside); elsewhere it diffs the tools' own record of
 //! what they changed.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -48,11 +49,50 @@ impl GitDiff {
     }
 }
 
+/// What changed in the workspace, as data: what the `git_diff` tool renders, for callers that
+/// need the changed files themselves (the agents' verify step).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Changes {
+    /// Where the changes come from (git, or the tools' own record).
+    pub header: String,
+    /// One entry per changed file, in diff order.
+    pub files: Vec<FileDiff>,
+}
+
+impl Changes {
+    /// Every workspace file the changes name (both sides of a rename), sorted.
+    pub fn paths(&self) -> BTreeSet<String> {
+        self.files.iter().flat_map(|file| file.paths.iter().cloned()).collect()
+    }
+
+    /// The summary line, then each file's diff until the output cap (the tool's text).
+    pub fn render(&self) -> String {
+        render(&self.header, &self.files)
+    }
+}
+
 /// One file's part of the diff.
-struct FileDiff {
-    path: String,
-    summary: String,
-    text: String,
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileDiff {
+    /// The file as shown (the old name of a rename), or a note such as `(3 more untracked files)`.
+    pub path: String,
+    /// The workspace files this entry is about: both sides of a rename, none for a note.
+    pub paths: Vec<String>,
+    /// `path (what changed)`.
+    pub summary: String,
+    /// The unified diff.
+    pub text: String,
+}
+
+impl FileDiff {
+    fn new(path: &str, summary: String, text: String) -> Self {
+        FileDiff {
+            path: path.to_owned(),
+            paths: vec![path.to_owned()],
+            summary,
+            text,
+        }
+    }
 }
 
 #[async_trait]
@@ -77,24 +117,41 @@ impl TypedTool for GitDiff {
             Some(Err(error)) => return ToolOutput::failed(format!("error: {error}")),
             None => None,
         };
-        let root = self.workspace.root();
-        let in_git = root.join(".git").exists() && git(root, &["rev-parse", "--is-inside-work-tree"]).await.is_ok();
-        let (header, files) = if in_git {
-            match self.git_changes(filter.as_deref()).await {
-                Ok(files) => ("git diff against HEAD, untracked files included".to_owned(), files),
-                Err(error) => return ToolOutput::failed(format!("error: git diff failed: {error}")),
-            }
-        } else {
-            (
-                "not a git repository: the changes the tools made in this session".to_owned(),
-                self.recorded_changes(filter.as_deref()),
-            )
-        };
-        ToolOutput::ok(render(&header, &files))
+        match self.changes(filter.as_deref()).await {
+            Ok(changes) => ToolOutput::ok(changes.render()),
+            Err(error) => ToolOutput::failed(format!("error: git diff failed: {error}")),
+        }
     }
 }
 
 impl GitDiff {
+    /// The changes under `filter` (a clean workspace path; `None`: everywhere): git's against
+    /// HEAD with untracked files in a git repository, else the tools' own record.
+    ///
+    /// # Errors
+    /// git's message when git fails in a repository.
+    pub async fn changes(&self, filter: Option<&Path>) -> Result<Changes, String> {
+        let root = self.workspace.root();
+        let in_git = root.join(".git").exists() && git(root, &["rev-parse", "--is-inside-work-tree"]).await.is_ok();
+        Ok(if in_git {
+            Changes {
+                header: "git diff against HEAD, untracked files included".to_owned(),
+                files: self.git_changes(filter).await?,
+            }
+        } else {
+            self.recorded(filter)
+        })
+    }
+
+    /// The tools' own record of what they changed under `filter`, whether or not the workspace
+    /// is a git repository: each file against its content before the first change.
+    pub fn recorded(&self, filter: Option<&Path>) -> Changes {
+        Changes {
+            header: "not a git repository: the changes the tools made in this session".to_owned(),
+            files: self.recorded_changes(filter),
+        }
+    }
+
     async fn git_changes(&self, filter: Option<&Path>) -> Result<Vec<FileDiff>, String> {
         let root = self.workspace.root();
         let base = if git(root, &["rev-parse", "--verify", "--quiet", "HEAD"]).await.is_ok() {
@@ -128,6 +185,7 @@ impl GitDiff {
         if hidden > 0 {
             files.push(FileDiff {
                 path: format!("({hidden} more untracked files)"),
+                paths: Vec::new(),
                 summary: format!("{hidden} more untracked files not shown"),
                 text: String::new(),
             });
@@ -139,30 +197,30 @@ impl GitDiff {
     fn new_file(&self, name: &str) -> FileDiff {
         let rel = Path::new(name);
         match self.workspace.peek(rel) {
-            Ok(content) if looks_binary(&content) => FileDiff {
-                path: name.to_owned(),
-                summary: format!("{name} (new, binary)"),
-                text: format!("diff --git a/{name} b/{name}\nnew file\nBinary file {name} added\n"),
-            },
+            Ok(content) if looks_binary(&content) => FileDiff::new(
+                name,
+                format!("{name} (new, binary)"),
+                format!("diff --git a/{name} b/{name}\nnew file\nBinary file {name} added\n"),
+            ),
             Ok(content) => {
                 let text = String::from_utf8_lossy(&content);
                 let diff = TextDiff::from_lines("", text.as_ref());
-                FileDiff {
-                    path: name.to_owned(),
-                    summary: format!("{name} (new, {})", lines(text.lines().count())),
-                    text: format!(
+                FileDiff::new(
+                    name,
+                    format!("{name} (new, {})", lines(text.lines().count())),
+                    format!(
                         "diff --git a/{name} b/{name}\nnew file\n{}",
                         diff.unified_diff()
                             .context_radius(3)
                             .header("/dev/null", &format!("b/{name}"))
                     ),
-                }
+                )
             }
-            Err(error) => FileDiff {
-                path: name.to_owned(),
-                summary: format!("{name} (new, not shown)"),
-                text: format!("diff --git a/{name} b/{name}\nnew file, not shown: {error}\n"),
-            },
+            Err(error) => FileDiff::new(
+                name,
+                format!("{name} (new, not shown)"),
+                format!("diff --git a/{name} b/{name}\nnew file, not shown: {error}\n"),
+            ),
         }
     }
 
@@ -178,11 +236,11 @@ impl GitDiff {
                 Ok(content) => Some(content),
                 Err(WorkspaceError::NotFound { .. }) => None,
                 Err(error) => {
-                    files.push(FileDiff {
-                        path: name.clone(),
-                        summary: format!("{name} (not shown)"),
-                        text: format!("{error}\n"),
-                    });
+                    files.push(FileDiff::new(
+                        &name,
+                        format!("{name} (not shown)"),
+                        format!("{error}\n"),
+                    ));
                     continue;
                 }
             };
@@ -192,7 +250,8 @@ impl GitDiff {
                 .map(String::from_utf8_lossy)
                 .unwrap_or_default();
             let after = now.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-            if change.original.is_some() && now.as_deref() == change.original.as_deref() {
+            // Unchanged in the end (edited back, or created and deleted again): not a change.
+            if now.as_deref() == change.original.as_deref() {
                 continue;
             }
             let diff = TextDiff::from_lines(before.as_ref(), after.as_ref());
@@ -207,14 +266,14 @@ impl GitDiff {
             } else {
                 "/dev/null".to_owned()
             };
-            files.push(FileDiff {
-                path: name.clone(),
-                summary: format!("{name} ({what})"),
-                text: format!(
+            files.push(FileDiff::new(
+                &name,
+                format!("{name} ({what})"),
+                format!(
                     "diff --git a/{name} b/{name}\n{}",
                     diff.unified_diff().context_radius(3).header(&old_name, &new_name)
                 ),
-            });
+            ));
         }
         files
     }
@@ -239,9 +298,16 @@ fn split_git_diff(diff: &str) -> Vec<FileDiff> {
     let mut files: Vec<FileDiff> = Vec::new();
     for line in diff.split_inclusive('\n') {
         if let Some(rest) = line.strip_prefix("diff --git a/") {
-            let path = rest.split(" b/").next().unwrap_or(rest).trim_end().to_owned();
+            // `a/<old> b/<new>`: both sides, so a rename names both files.
+            let (old, new) = rest.split_once(" b/").unwrap_or((rest, rest));
+            let (old, new) = (old.trim_end().to_owned(), new.trim_end().to_owned());
+            let mut paths = vec![old.clone()];
+            if new != old {
+                paths.push(new);
+            }
             files.push(FileDiff {
-                path,
+                path: old,
+                paths,
                 summary: String::new(),
                 text: String::new(),
             });
@@ -329,5 +395,30 @@ async fn git(root: &Path, args: &[&str]) -> Result<String, String> {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
         Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_come_from_the_headers_even_for_files_cut_from_the_text() {
+        let diff = "diff --git a/src/a b.rs b/src/a b.rs\n+x\n\
+                    diff --git a/old.rs b/new.rs\n\
+                    diff --git a/big.rs b/big.rs\n";
+        let mut files = split_git_diff(diff);
+        files.push(FileDiff {
+            path: "(2 more untracked files)".to_owned(),
+            paths: Vec::new(),
+            summary: "2 more untracked files not shown".to_owned(),
+            text: String::new(),
+        });
+        let changes = Changes {
+            header: "git diff".to_owned(),
+            files,
+        };
+        let paths: Vec<String> = changes.paths().into_iter().collect();
+        assert_eq!(paths, ["big.rs", "new.rs", "old.rs", "src/a b.rs"]);
     }
 }

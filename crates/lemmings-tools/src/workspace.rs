@@ -238,26 +238,34 @@ impl Workspace {
         paths::clean(input, &self.root)
     }
 
-    /// Opens a file for reading, beneath the root (in-tree symlinks are followed).
-    /// Opened non-blocking, so a named pipe swapped in for a file cannot hang the call (it is
-    /// refused as not a regular file); reads of regular files are unaffected.
+    /// Opens a file for reading, beneath the root (in-tree symlinks are followed). A named pipe
+    /// is refused as not a regular file, never waited on.
     pub fn open_file(&self, rel: &Path) -> Result<(File, cap_std::fs::Metadata), WorkspaceError> {
-        let mut options = OpenOptions::new();
-        options
-            .read(true)
-            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
         if rel.as_os_str().is_empty() {
             return Err(not_a_file(rel, true));
         }
-        let file = self
-            .dir
-            .open_with(rel, &options)
-            .map_err(|e| self.error("open", rel, e))?;
+        let file = self.open_nonblocking(rel).map_err(|e| self.error("open", rel, e))?;
         let meta = file.metadata().map_err(|e| self.error("open", rel, e))?;
         if !meta.is_file() {
             return Err(not_a_file(rel, meta.is_dir()));
         }
         Ok((file, meta))
+    }
+
+    /// Opens `rel` for reading beneath the root, non-blocking, so a named pipe (perhaps swapped
+    /// in for a file) cannot hang the call; reads of regular files are unaffected.
+    fn open_nonblocking(&self, rel: &Path) -> io::Result<File> {
+        let mut options = OpenOptions::new();
+        options
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+        self.dir.open_with(rel, &options)
+    }
+
+    /// What `rel` leads to (in-tree symlinks followed), asked of the kernel beneath the root:
+    /// for a symlink leading outside, [`WorkspaceError::Escapes`], never the target's metadata.
+    pub(crate) fn metadata(&self, rel: &Path) -> Result<cap_std::fs::Metadata, WorkspaceError> {
+        self.dir.metadata(rel).map_err(|e| self.error("inspect", rel, e))
     }
 
     /// Opens a directory, beneath the root.
@@ -278,7 +286,7 @@ impl Workspace {
     /// the root: where a walker (which works on paths) may start without leaving it.
     pub fn real_dir(&self, rel: &Path) -> Result<PathBuf, WorkspaceError> {
         let dir = self.open_dir(rel)?;
-        Ok(self.root.join(self.real_path(&dir, rel)?))
+        Ok(self.root.join(self.real_path_of(&dir, rel)?))
     }
 
     /// The whole file at `input` (at most `max_file_bytes`), remembered as read for the
@@ -320,14 +328,14 @@ impl Workspace {
     /// Where `rel` really is (symlinks resolved), if it exists: `Ok(None)` when nothing is
     /// there, an escape error when it leads outside.
     pub fn locate(&self, rel: &Path) -> Result<Option<PathBuf>, WorkspaceError> {
-        match self.dir.open(rel) {
+        match self.open_nonblocking(rel) {
             Ok(file) => return self.real_path_of(&file, rel).map(Some),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) if paths::is_escape(&e) => return Err(WorkspaceError::Escapes { path: display(rel) }),
             Err(_) => {}
         }
         let dir = self.open_dir(rel)?;
-        self.real_path(&dir, rel).map(Some)
+        self.real_path_of(&dir, rel).map(Some)
     }
 
     /// Whether `rel` holds what a tool last read or wrote: `Ok` when it does, `Err` naming why
@@ -527,15 +535,11 @@ impl Workspace {
                 }
                 Err(e) => return Err(self.error("open", shown, e)),
             };
-            real = self.real_path(&opened, &prefix)?;
+            real = self.real_path_of(&opened, &prefix)?;
             self.check_protected(&real, shown)?;
             handle = opened;
         }
         Ok((handle, real))
-    }
-
-    fn real_path(&self, dir: &Dir, rel: &Path) -> Result<PathBuf, WorkspaceError> {
-        self.real_path_of(dir, rel)
     }
 
     /// Where an open file or directory really is, relative to the root (from `/proc/self/fd`,

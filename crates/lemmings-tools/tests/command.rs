@@ -212,6 +212,7 @@ async fn environment_is_scrubbed() {
             "PASSWD",
             "CREDENTIAL",
             "PRIVATE_KEY",
+            "ACCESS_KEY",
         ] {
             assert!(!name.contains(part), "{line}");
         }

@@ -358,5 +358,9 @@ async fn a_symlink_swapped_between_calls_never_leads_outside() {
     let flips = swapper.join().unwrap();
     sandbox.assert_outside_untouched();
     assert!(flips > 10, "the symlinks were swapped during the loop ({flips} times)");
-    assert!(reads_inside + refused == 1000);
+    // Reads through the link while it pointed inside worked: the race did not just refuse all.
+    assert!(
+        reads_inside > 0 && reads_inside + refused == 1000,
+        "{reads_inside} reads inside, {refused} refused"
+    );
 }

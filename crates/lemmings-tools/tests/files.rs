@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 
 struct Fixture {
     dir: tempfile::TempDir,
-    workspace: Arc<Workspace>,
     tools: Vec<Arc<dyn Tool>>,
 }
 
@@ -26,8 +25,8 @@ impl Fixture {
             fs::write(path, content).unwrap();
         }
         let workspace = Workspace::open(dir.path(), WorkspaceOptions::default()).unwrap();
-        let tools = lemmings_tools::file_tools(workspace.clone());
-        Fixture { dir, workspace, tools }
+        let tools = lemmings_tools::file_tools(workspace);
+        Fixture { dir, tools }
     }
 
     fn root(&self) -> &Path {
@@ -417,5 +416,35 @@ async fn git_diff_without_git_shows_what_the_tools_changed() {
         @@ -0,0 +1 @@
         +fresh
     "#]]).await;
-    let _ = &f.workspace;
+    // A file the tools created and something else removed again is no change at all.
+    std::fs::remove_file(f.root().join("b/new.txt")).unwrap();
+    let text = f.call("git_diff", json!({})).await.text;
+    assert!(text.contains("1 file changed: a.txt (+1 −1)\n"), "{text}");
+    assert!(!text.contains("new.txt"), "{text}");
+}
+
+#[tokio::test]
+async fn git_diff_on_a_named_pipe_does_not_hang() {
+    let f = Fixture::new(&[]);
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        f.root().join("pipe"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from(0o644),
+        0,
+    )
+    .unwrap();
+    // Opening a FIFO for reading blocks until a writer comes; no tool may do that.
+    f.check(
+        "git_diff",
+        json!({"path": "pipe"}),
+        expect!["not a git repository: the changes the tools made in this session: no changes"],
+    )
+    .await;
+    f.check(
+        "edit_file",
+        json!({"path": "pipe", "old_string": "a", "new_string": "b"}),
+        expect!["error: `pipe` is a special file (a pipe, socket or device), not a regular file"],
+    )
+    .await;
 }

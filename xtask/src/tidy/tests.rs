@@ -116,15 +116,20 @@ fn external_deps_are_confined() {
             "lemmings-models",
             "crates/lemmings-models",
             true,
-            &[("reqwest", None), ("sqlx", Some("dev"))],
+            &[("reqwest", None), ("rig-reqwest", None), ("sqlx", Some("dev"))],
         ),
         (
             "lemmings-graph",
             "crates/lemmings-graph",
             true,
-            &[("rusqlite", None), ("rig-core", None)],
+            &[("rusqlite", None), ("rig-core", None), ("sqlx", None)],
         ),
-        ("lemmings", "", false, &[("sqlx", None)]),
+        (
+            "lemmings",
+            "",
+            false,
+            &[("sqlx", None), ("rig-http", None), ("rigid", None)],
+        ),
     ]);
     assert_eq!(
         render(&check_external_deps(&ws)),
@@ -133,7 +138,9 @@ fn external_deps_are_confined() {
              put this in another crate",
             "crates/lemmings-graph/Cargo.toml: only `lemmings-models` may depend on `rig-core`; \
              go through its API instead",
+            "crates/lemmings-graph/Cargo.toml: only `lemmings-store` may depend on `sqlx`; go through its API instead",
             "Cargo.toml: only `lemmings-store` may depend on `sqlx`; go through its API instead",
+            "Cargo.toml: only `lemmings-models` may depend on `rig-http`; go through its API instead",
         ]
     );
 }

@@ -23,11 +23,10 @@ pub(super) async fn run(agent: &Agent, state: &AgentState, ctx: &Ctx) -> Result<
     }
 
     // Middleware may rewrite the conversation (summarization); the rewrite is saved with this
-    // step, so a resume starts from it.
-    let mut messages = state.messages.clone();
-    let mut rewritten = false;
+    // step, so a resume starts from it. Without one, the state's messages are used as they are.
+    let mut rewritten: Option<Vec<AgentMessage>> = None;
     for middleware in &agent.middleware {
-        let current = view_of(agent, state, &messages);
+        let current = view_of(agent, state, rewritten.as_deref().unwrap_or(&state.messages));
         let rewrite = middleware.before_model(current).await.map_err(|error| {
             if error.retryable {
                 NodeError::retryable(error)
@@ -36,18 +35,18 @@ pub(super) async fn run(agent: &Agent, state: &AgentState, ctx: &Ctx) -> Result<
             }
         })?;
         if let Some(rewrite) = rewrite {
-            messages = rewrite.messages;
-            rewritten = true;
+            rewritten = Some(rewrite.messages);
             update = update.notes(vec![format!("{}: {}", middleware.name(), rewrite.note)]);
         }
     }
 
-    let request = request(agent, &messages);
+    let messages = rewritten.as_deref().unwrap_or(&state.messages);
+    let request = request(agent, messages);
     let forward = ctx.clone();
     let sink: TokenSink = Arc::new(move |event| forward.emit_message(event));
     let next = ModelNext {
         middleware: &agent.middleware,
-        view: view_of(agent, state, &messages),
+        view: view_of(agent, state, messages),
         model: &*agent.model,
         sink: Some(&sink),
     };
@@ -59,13 +58,13 @@ pub(super) async fn run(agent: &Agent, state: &AgentState, ctx: &Ctx) -> Result<
         Ok(response) => response,
         Err(error) => {
             tracing::warn!(agent = %agent.name, %error, "agent's model call failed");
-            let update = with_messages(update, messages, rewritten, new_messages);
+            let update = with_messages(update, rewritten, new_messages);
             return Ok(update.stop(Some(Stop::ModelFailed {
                 message: error.to_string(),
             })));
         }
     };
-    let calls = unique_ids(&response.tool_calls, &messages, ctx);
+    let calls = unique_ids(&response.tool_calls, messages, ctx);
     new_messages.push(AgentMessage::new(ChatMessage::Assistant {
         content: response.content.clone(),
         tool_calls: calls.clone(),
@@ -116,7 +115,7 @@ pub(super) async fn run(agent: &Agent, state: &AgentState, ctx: &Ctx) -> Result<
         (None, Some(_)) => Turn::Tools,
     };
 
-    update = with_messages(update, messages, rewritten, new_messages);
+    update = with_messages(update, rewritten, new_messages);
     Ok(match outcome {
         Turn::Tools => update,
         Turn::Answered => update.stop(Some(Stop::Answered)),
@@ -229,23 +228,21 @@ fn invalid(errors: &[String], tool: String) -> String {
 }
 
 /// Writes the turn's messages: the new ones appended, or, after a rewrite, the whole
-/// conversation replaced.
+/// conversation replaced by the rewritten one and the new ones.
 fn with_messages(
     update: AgentStateUpdate,
-    messages: Vec<AgentMessage>,
-    rewritten: bool,
+    rewritten: Option<Vec<AgentMessage>>,
     new: Vec<AgentMessage>,
 ) -> AgentStateUpdate {
-    if rewritten {
-        let mut all = messages;
-        all.extend(new);
-        let ops: Vec<MessageUpdate<AgentMessage>> = std::iter::once(MessageUpdate::RemoveAll)
-            .chain(all.into_iter().map(MessageUpdate::Upsert))
-            .collect();
-        update.messages(ops)
-    } else if new.is_empty() {
-        update
-    } else {
-        update.messages(new.into_iter().map(MessageUpdate::Upsert).collect::<Vec<_>>())
+    match rewritten {
+        Some(mut all) => {
+            all.extend(new);
+            let ops: Vec<MessageUpdate<AgentMessage>> = std::iter::once(MessageUpdate::RemoveAll)
+                .chain(all.into_iter().map(MessageUpdate::Upsert))
+                .collect();
+            update.messages(ops)
+        }
+        None if new.is_empty() => update,
+        None => update.messages(new.into_iter().map(MessageUpdate::Upsert).collect::<Vec<_>>()),
     }
 }

@@ -1,68 +1,48 @@
-//! The built-in agent and prompt files, embedded in the binary, and the variables the workflow
-//! gives each prompt (the contract between `prompts/*.md` and the code that renders them).
+//! The built-in agent and prompt files, embedded in lemmings-agents (so in any binary built on
+//! it), and the variables the workflow gives each prompt (the contract between `prompts/*.md` and the code that renders them).
 
-/// `(name, agents/<name>.toml)` for every built-in agent, sorted by name.
-macro_rules! agent_files {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../../../agents/", $name, ".toml")))),*]
+/// Declares the built-in files, naming each once: `AGENTS` (`agents/<name>.toml`), `PROMPTS`
+/// (each agent's `prompts/<name>.md`, then each helper's) and `HELPER_PROMPTS`. A built-in
+/// agent's prompt is named after it.
+macro_rules! embedded {
+    (agents: [$($agent:literal),* $(,)?], helpers: [$($helper:literal),* $(,)?] $(,)?) => {
+        /// `(name, agents/<name>.toml)` for every built-in agent, sorted by name.
+        pub(crate) const AGENTS: &[(&str, &str)] =
+            &[$(($agent, include_str!(concat!("../../../../agents/", $agent, ".toml")))),*];
+
+        /// `(name, prompts/<name>.md)` for every built-in prompt: the agents', then the helpers'.
+        pub(crate) const PROMPTS: &[(&str, &str)] = &[
+            $(($agent, include_str!(concat!("../../../../prompts/", $agent, ".md"))),)*
+            $(($helper, include_str!(concat!("../../../../prompts/", $helper, ".md"))),)*
+        ];
+
+        /// The prompts used by no agent but by helpers: the summarization middleware, the
+        /// status-line summarizer and the normaliser's field compression.
+        pub const HELPER_PROMPTS: &[&str] = &[$($helper),*];
     };
 }
 
-/// `(name, prompts/<name>.md)` for every built-in prompt, sorted by name.
-macro_rules! prompt_files {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../../../prompts/", $name, ".md")))),*]
-    };
+embedded! {
+    agents: [
+        "ask",
+        "assessor",
+        "coder",
+        "deep_research",
+        "explain_code",
+        "implementor",
+        "qa",
+        "report",
+        "scope_initial",
+        "scope_review",
+        "supervisor",
+        "task_planner",
+    ],
+    helpers: ["compress", "status", "summarize"],
 }
-
-pub(crate) const AGENTS: &[(&str, &str)] = agent_files![
-    "ask",
-    "assessor",
-    "coder",
-    "deep_research",
-    "explain_code",
-    "implementor",
-    "qa",
-    "report",
-    "scope_initial",
-    "scope_review",
-    "supervisor",
-    "task_planner",
-];
-
-pub(crate) const PROMPTS: &[(&str, &str)] = prompt_files![
-    "ask",
-    "assessor",
-    "coder",
-    "compress",
-    "deep_research",
-    "explain_code",
-    "implementor",
-    "qa",
-    "report",
-    "scope_initial",
-    "scope_review",
-    "status",
-    "summarize",
-    "supervisor",
-    "task_planner",
-];
-
-/// The prompts used by no agent but by helpers: the summarization middleware, the status-line
-/// summarizer and the normaliser's field compression.
-pub const HELPER_PROMPTS: &[&str] = &["compress", "status", "summarize"];
 
 /// The structured outputs Lemmings knows how to read (an agent file's `output`; the model
-/// submits one with `submit_<name>`).
-pub const KNOWN_OUTPUTS: &[&str] = &[
-    "assessment",
-    "code_change",
-    "implementation",
-    "plan",
-    "qa",
-    "scope",
-    "supervision",
-];
+/// submits one with `submit_<name>`): those `workflow::outputs::output_schema` builds.
+pub const KNOWN_OUTPUTS: &[&str] = &crate::workflow::outputs::OUTPUT_NAMES;
 
 /// The variables given to each agent's prompt (by agent name) and to each helper prompt (by
 /// prompt name); a prompt may use any of them and no other. `prompts/README.md` describes them.

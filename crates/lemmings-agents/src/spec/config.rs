@@ -10,7 +10,7 @@ use toml::de::DeValue;
 use super::agent_file::{MODEL_CALLS_RANGE, TOOL_CALLS_RANGE};
 use super::builtin;
 use super::error::SpecError;
-use super::toml_read::{Table, is_role_name, line_of, parse_document};
+use super::toml_read::{Table, is_role_name, parse_document};
 
 /// The parsed `[agents]` section. Without the section: the built-in agents, unchanged.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,7 +99,7 @@ impl AgentsConfig {
                 .ok_or_else(|| agents.error(at, key_name, "expected a table"))?;
             config
                 .overrides
-                .insert(key_name.to_owned(), read_override(&table, line_of(text, at))?);
+                .insert(key_name.to_owned(), read_override(&table, agents.line(at))?);
         }
         if let Some((dir, at)) = agents.string("dir")? {
             if dir.trim().is_empty() {

@@ -104,6 +104,15 @@ fn last_chars(text: &str, max: usize) -> &str {
     }
 }
 
+/// The first `max` of `names` joined with commas, and how many more there are.
+pub(super) fn list(names: &[String], max: usize) -> String {
+    let mut listed = names[..names.len().min(max)].join(", ");
+    if names.len() > max {
+        listed.push_str(&format!(", +{} more", names.len() - max));
+    }
+    listed
+}
+
 /// The summarizer's prompt: instructions, the pinned task (clipped; it stays in the
 /// conversation), the files named in tool calls, then the rendered messages.
 pub(crate) fn summary_prompt(task: &str, files: &[String], rendered: &str) -> String {
@@ -115,11 +124,7 @@ pub(crate) fn summary_prompt(task: &str, files: &[String], rendered: &str) -> St
     let files = if files.is_empty() {
         "(none found in tool calls)".to_owned()
     } else {
-        let mut listed = files[..files.len().min(MAX_FILES)].join(", ");
-        if files.len() > MAX_FILES {
-            listed.push_str(&format!(", +{} more", files.len() - MAX_FILES));
-        }
-        listed
+        list(files, MAX_FILES)
     };
     format!(
         "<role>

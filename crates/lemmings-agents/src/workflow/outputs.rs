@@ -271,14 +271,15 @@ pub struct SupervisionOutput {
     pub summary: String,
 }
 
-/// The names [`output_schema`] knows.
+/// The names [`output_schema`] knows, sorted (also the outputs an agent file may name:
+/// `spec::KNOWN_OUTPUTS`).
 pub const OUTPUT_NAMES: [&str; 7] = [
-    "scope",
-    "plan",
-    "implementation",
-    "code_change",
-    "qa",
     "assessment",
+    "code_change",
+    "implementation",
+    "plan",
+    "qa",
+    "scope",
     "supervision",
 ];
 

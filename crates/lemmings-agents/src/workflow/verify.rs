@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use lemmings_tools::command::{CommandPolicy, Exit, run};
 use lemmings_tools::git::GitDiff;
-use lemmings_tools::{CallContext, Tool, Workspace, WorkspaceError, display};
+use lemmings_tools::{Workspace, WorkspaceError, display};
 use serde::{Deserialize, Serialize};
 
-use super::text::{clip, tail};
+use crate::text::{clip, tail};
 
 /// The most diff text kept in a report.
 pub const MAX_DIFF_CHARS: usize = 12_000;
@@ -59,6 +59,14 @@ pub struct CheckResult {
     pub exit: Option<i32>,
     /// The end of its rendered output (or why it did not run).
     pub output_tail: String,
+}
+
+impl CheckResult {
+    /// `exit <code>`, or `no exit status`.
+    fn exit_text(&self) -> String {
+        self.exit
+            .map_or_else(|| "no exit status".to_owned(), |code| format!("exit {code}"))
+    }
 }
 
 /// The evidence for one implementation attempt.
@@ -142,14 +150,12 @@ impl VerifyReport {
         };
         let _ = writeln!(out, "changed files: {}", clip(&changed, 600));
         if let Some(check) = &self.check {
-            let exit = check
-                .exit
-                .map_or_else(|| "no exit status".to_owned(), |e| format!("exit {e}"));
             let verdict = if check.passed { "passed" } else { "FAILED" };
             let _ = writeln!(
                 out,
-                "check `{}` {verdict} ({exit}):\n{}",
+                "check `{}` {verdict} ({}):\n{}",
                 check.command,
+                check.exit_text(),
                 check.output_tail.trim_end()
             );
         }
@@ -168,14 +174,21 @@ pub async fn verify(
     check: Option<&CheckCommand>,
 ) -> VerifyReport {
     let mut problems = Vec::new();
-    let diff = GitDiff::new(workspace.clone())
-        .call(serde_json::json!({}), &CallContext::default())
-        .await;
-    if diff.is_error() {
-        problems.push(format!("cannot compute the diff: {}", clip(&diff.text, 300)));
-    }
-    let mut changed = diff_paths(&diff.text);
-    changed.extend(recorded_changes(workspace));
+    let tool = GitDiff::new(workspace.clone());
+    // The tools' own record counts too: a change git does not show (an ignored file) is still
+    // one the implementor made.
+    let recorded = tool.recorded(None);
+    let mut changed = recorded.paths();
+    let diff = match tool.changes(None).await {
+        Ok(changes) => {
+            changed.extend(changes.paths());
+            changes.render()
+        }
+        Err(error) => {
+            problems.push(format!("cannot compute the diff: {}", clip(&error, 300)));
+            recorded.render()
+        }
+    };
     let changed: Vec<String> = changed.into_iter().collect();
 
     let mut seen = BTreeSet::new();
@@ -198,15 +211,12 @@ pub async fn verify(
         None => None,
     };
     if let Some(result) = check.as_ref().filter(|c| !c.passed) {
-        let exit = result
-            .exit
-            .map_or_else(|| "no exit status".to_owned(), |e| format!("exit {e}"));
-        problems.push(format!("check `{}` failed ({exit})", result.command));
+        problems.push(format!("check `{}` failed ({})", result.command, result.exit_text()));
     }
     VerifyReport {
         files,
         changed,
-        diff: cap_diff(&diff.text),
+        diff: cap_diff(&diff),
         check,
         passed: problems.is_empty(),
         problems,
@@ -253,45 +263,6 @@ fn check_file(workspace: &Workspace, claim: &str, changed: &[String]) -> FileChe
         Err(error) => file.problem = Some(format!("claimed file `{path}` cannot be read: {error}")),
     }
     file
-}
-
-/// The files a `git_diff` text names: each `diff --git a/<path> b/…` header, and the files
-/// listed as not shown when the output was cut.
-fn diff_paths(diff: &str) -> BTreeSet<String> {
-    let mut paths = BTreeSet::new();
-    for line in diff.lines() {
-        if let Some(rest) = line.strip_prefix("diff --git a/") {
-            // `a/<old> b/<new>`: both sides, so a rename names both files.
-            let (old, new) = rest.split_once(" b/").unwrap_or((rest, rest));
-            paths.insert(old.trim_end().to_owned());
-            paths.insert(new.trim_end().to_owned());
-        } else if let Some(rest) = line.strip_prefix("[diff cut at ")
-            && let Some((_, listed)) = rest.split_once("not shown: ")
-        {
-            let listed = listed.split(';').next().unwrap_or_default();
-            paths.extend(
-                listed
-                    .split(", ")
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty() && !p.starts_with('('))
-                    .map(str::to_owned),
-            );
-        }
-    }
-    paths
-}
-
-/// The files the tools changed whose content now differs from before their first change.
-fn recorded_changes(workspace: &Workspace) -> BTreeSet<String> {
-    workspace
-        .changes()
-        .into_iter()
-        .filter(|change| {
-            let now = workspace.peek(&change.path).ok();
-            now.as_deref() != change.original.as_deref()
-        })
-        .map(|change| display(&change.path))
-        .collect()
 }
 
 /// Runs the check command in the workspace root under its policy.

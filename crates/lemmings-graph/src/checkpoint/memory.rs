@@ -360,8 +360,9 @@ impl Checkpointer for InMemorySaver {
                     report.writes += removed.writes.iter().map(|w| w.writes.len()).sum::<usize>();
                 }
             }
-            // Sweep: a blob stays if a kept checkpoint names it as a head; the links before it
-            // live on through the chain's `Arc`s. Only links no kept chain reaches are counted.
+            // Sweep: a blob stays while a kept checkpoint names it as a head or a kept chain runs
+            // through it, as in a durable store, so each link is counted once, when its last
+            // chain dies.
             let heads: HashSet<(CheckpointId, String)> = namespace
                 .checkpoints
                 .values()
@@ -378,8 +379,8 @@ impl Checkpointer for InMemorySaver {
                 }
             }
             namespace.blobs.retain(|key, link| {
-                let keep = heads.contains(key);
-                if !keep && !needed.contains(&Arc::as_ptr(link)) {
+                let keep = heads.contains(key) || needed.contains(&Arc::as_ptr(link));
+                if !keep {
                     report.blobs += 1;
                 }
                 keep

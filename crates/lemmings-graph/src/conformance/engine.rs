@@ -20,6 +20,39 @@ fn trail(items: &[&str]) -> TrailUpdate {
     TrailUpdate::default().log(items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
 }
 
+/// START → `{prefix}00` → … → `{prefix}{len - 1}`, each node appending its name; node `fail_at`
+/// fails its first run ("planned failure"). `runs` counts the node runs.
+fn chain_failing_once(
+    name: &str,
+    prefix: char,
+    len: usize,
+    fail_at: usize,
+    runs: &Arc<AtomicUsize>,
+) -> crate::CompiledGraph<Trail> {
+    let mut graph = StateGraph::<Trail>::named(name);
+    for i in 0..len {
+        let runs = Arc::clone(runs);
+        let node = format!("{prefix}{i:02}");
+        graph.add_node(node.clone(), move |_state: Arc<Trail>, ctx: Ctx| {
+            // One node per superstep: node `fail_at`'s first run is run number `fail_at`.
+            let run = runs.fetch_add(1, Ordering::SeqCst);
+            let fail = i == fail_at && run == fail_at;
+            async move {
+                if fail {
+                    return Err(NodeError::msg("planned failure"));
+                }
+                Ok(Command::new().update(trail(&[ctx.node()])))
+            }
+        });
+        if i == 0 {
+            graph.add_edge(START, node);
+        } else {
+            graph.add_edge(format!("{prefix}{:02}", i - 1), node);
+        }
+    }
+    graph.compile().expect("the conformance graph compiles")
+}
+
 /// Runs the same scenario on `store` and on an [`InMemorySaver`] and compares the snapshots.
 pub(super) async fn engine_chain_resume_and_history(store: Arc<dyn Checkpointer>) {
     for durability in [Durability::Sync, Durability::Async, Durability::Exit] {
@@ -41,30 +74,7 @@ async fn chain_failure_and_resume(
     static THREADS: AtomicUsize = AtomicUsize::new(0);
     let thread = format!("chain-{}", THREADS.fetch_add(1, Ordering::Relaxed));
     let runs = Arc::new(AtomicUsize::new(0));
-    let mut graph = StateGraph::<Trail>::named("conformance");
-    for i in 0..30 {
-        let runs = Arc::clone(&runs);
-        let node = format!("n{i:02}");
-        graph.add_node(node.clone(), move |_state: Arc<Trail>, ctx: Ctx| {
-            let attempt = runs.fetch_add(1, Ordering::SeqCst);
-            let fail = ctx.node() == "n20" && attempt == 20;
-            async move {
-                if fail {
-                    return Err(NodeError::msg("planned failure"));
-                }
-                Ok(Command::new().update(trail(&[ctx.node()])))
-            }
-        });
-        if i == 0 {
-            graph.add_edge(START, node);
-        } else {
-            graph.add_edge(format!("n{:02}", i - 1), node);
-        }
-    }
-    let graph = graph
-        .compile()
-        .expect("the conformance graph compiles")
-        .with_checkpointer(store);
+    let graph = chain_failing_once("conformance", 'n', 30, 20, &runs).with_checkpointer(store);
     let config = RunConfig::thread(thread).durability(durability);
     let error = graph
         .invoke(TrailUpdate::default(), &config)
@@ -237,26 +247,7 @@ async fn prune_and_resume(
     retention: Option<crate::checkpoint::Retention>,
 ) -> (Vec<String>, usize) {
     let runs = Arc::new(AtomicUsize::new(0));
-    let mut graph = StateGraph::<Trail>::named("prune");
-    for i in 0..20 {
-        let runs = Arc::clone(&runs);
-        let node = format!("p{i:02}");
-        graph.add_node(node.clone(), move |_state: Arc<Trail>, ctx: Ctx| {
-            let run = runs.fetch_add(1, Ordering::SeqCst);
-            async move {
-                if ctx.node() == "p12" && run == 12 {
-                    return Err(NodeError::msg("fails once"));
-                }
-                Ok(Command::new().update(trail(&[ctx.node()])))
-            }
-        });
-        if i == 0 {
-            graph.add_edge(START, node);
-        } else {
-            graph.add_edge(format!("p{:02}", i - 1), node);
-        }
-    }
-    let graph = graph.compile().expect("compiles").with_checkpointer(Arc::clone(&store));
+    let graph = chain_failing_once("prune", 'p', 20, 12, &runs).with_checkpointer(Arc::clone(&store));
     let config = RunConfig::thread("prune");
     graph
         .invoke(TrailUpdate::default(), &config)

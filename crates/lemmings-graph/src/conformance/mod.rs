@@ -27,7 +27,7 @@ use crate::checkpoint::{
     ListOptions, NewBlob, Source, TaskId, TaskWrites, Timestamp,
 };
 
-/// Every check, by name, for [`run_all`] and the macro.
+/// Every check, by name, for [`run_all`]. [`checkpointer_conformance!`] lists the same names.
 pub const CHECKS: &[&str] = &[
     "missing_thread_reads_as_empty",
     "put_then_get_round_trips",
@@ -181,6 +181,11 @@ fn writes(task: &str, path: &str, entries: &[(&str, &str)]) -> TaskWrites {
         node: task.into(),
         writes: entries.iter().map(|(c, v)| ((*c).to_owned(), bytes(v))).collect(),
     }
+}
+
+/// Saves one task's writes against checkpoint `id` of thread `t`'s root namespace.
+async fn put_task(store: &Arc<dyn Checkpointer>, id: CheckpointId, task: TaskWrites) {
+    store.put_writes("t", "", id, vec![task]).await.unwrap();
 }
 
 fn chain_of(tuple: &crate::CheckpointTuple, channel: &str) -> Vec<ChannelData> {
@@ -346,37 +351,12 @@ async fn pending_writes_attach_to_their_checkpoint(store: Arc<dyn Checkpointer>)
     let c1 = checkpoint("t", "", Some(c0.id), 1);
     store.put(put_with(&c0, None, &[]), Vec::new()).await.unwrap();
     store.put(put_with(&c1, None, &[]), Vec::new()).await.unwrap();
-    store
-        .put_writes("t", "", c0.id, vec![writes("b", "pull:b", &[("log", r#"["b"]"#)])])
-        .await
-        .unwrap();
-    store
-        .put_writes(
-            "t",
-            "",
-            c0.id,
-            vec![writes(
-                "a",
-                "pull:a",
-                &[("log", r#"["a"]"#), ("__error__", r#"{"message":"1"}"#)],
-            )],
-        )
-        .await
-        .unwrap();
+    put_task(&store, c0.id, writes("b", "pull:b", &[("log", r#"["b"]"#)])).await;
+    let first = [("log", r#"["a"]"#), ("__error__", r#"{"message":"1"}"#)];
+    put_task(&store, c0.id, writes("a", "pull:a", &first)).await;
     // A state channel keeps its first value; a special channel its last.
-    store
-        .put_writes(
-            "t",
-            "",
-            c0.id,
-            vec![writes(
-                "a",
-                "pull:a",
-                &[("log", r#"["again"]"#), ("__error__", r#"{"message":"2"}"#)],
-            )],
-        )
-        .await
-        .unwrap();
+    let again = [("log", r#"["again"]"#), ("__error__", r#"{"message":"2"}"#)];
+    put_task(&store, c0.id, writes("a", "pull:a", &again)).await;
     let tuple = store.get("t", "", Some(c0.id)).await.unwrap().unwrap();
     let order: Vec<&str> = tuple.pending_writes.iter().map(|w| w.node.as_str()).collect();
     assert_eq!(order, ["a", "b"], "pending writes are ordered by task path");
@@ -400,10 +380,7 @@ async fn pending_writes_attach_to_their_checkpoint(store: Arc<dyn Checkpointer>)
 async fn a_checkpoint_supersedes_its_parents_writes(store: Arc<dyn Checkpointer>) {
     let c0 = checkpoint("t", "", None, 0);
     store.put(put_with(&c0, None, &[]), Vec::new()).await.unwrap();
-    store
-        .put_writes("t", "", c0.id, vec![writes("b", "pull:b", &[("x", "4")])])
-        .await
-        .unwrap();
+    put_task(&store, c0.id, writes("b", "pull:b", &[("x", "4")])).await;
     let c1 = checkpoint("t", "", Some(c0.id), 1);
     let last = writes("a", "pull:a", &[("x", "5"), ("__effects__", r#"{"key-a":"done"}"#)]);
     store.put(put_with(&c1, None, &[]), vec![last]).await.unwrap();
@@ -558,10 +535,7 @@ async fn delete_thread_removes_everything(store: Arc<dyn Checkpointer>) {
             .await
             .unwrap();
     }
-    store
-        .put_writes("t", "", root.id, vec![writes("a", "pull:a", &[("x", "2")])])
-        .await
-        .unwrap();
+    put_task(&store, root.id, writes("a", "pull:a", &[("x", "2")])).await;
     store.delete_thread("t").await.unwrap();
     assert!(store.get("t", "", None).await.unwrap().is_none());
     assert!(
@@ -632,7 +606,7 @@ async fn effects_ledger_records_intents_and_results(store: Arc<dyn Checkpointer>
     let c0 = checkpoint("t", "", None, 0);
     store.put(put_with(&c0, None, &[]), Vec::new()).await.unwrap();
     let applied = writes("a", "pull:a", &[("__effects__", r#"{"k1":{"bytes":12},"k2":"ok"}"#)]);
-    store.put_writes("t", "", c0.id, vec![applied]).await.unwrap();
+    put_task(&store, c0.id, applied).await;
     assert_eq!(
         store.effect("t", "k1").await.unwrap(),
         Some(EffectRecord::Applied {
@@ -694,10 +668,7 @@ async fn prune_keeps_what_resume_needs(store: Arc<dyn Checkpointer>) {
         };
         let put = put_with(&c, previous.as_ref().map(|p| &p.checkpoint), &blobs);
         store.put(put.clone(), Vec::new()).await.unwrap();
-        store
-            .put_writes("t", "", c.id, vec![writes("n", "pull:n", &[("log", r#"["w"]"#)])])
-            .await
-            .unwrap();
+        put_task(&store, c.id, writes("n", "pull:n", &[("log", r#"["w"]"#)])).await;
         ids.push(c.id);
         previous = Some(put);
     }

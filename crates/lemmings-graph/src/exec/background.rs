@@ -10,7 +10,7 @@ use tokio::task::AbortHandle;
 use super::Loop;
 use super::attempt::{TaskOutcome, run_task};
 use super::control::BackgroundSpec;
-use super::records::{attach_effects, encode_writes};
+use super::records::{attach_effects, channel_blobs, encode_writes};
 use super::tasks::Finished;
 use crate::context::TaskIdentity;
 use crate::error::GraphError;
@@ -173,24 +173,7 @@ impl<S: State> Loop<S> {
             let name = self.topo.name_of(spec.node).to_owned();
             match outcome {
                 TaskOutcome::Done(done) => {
-                    self.scope
-                        .sink
-                        .emit_with_debug(StreamMode::Tasks, self.step, || EventData::TaskResult {
-                            id: spec.id,
-                            node: name.clone(),
-                            error: None,
-                            interrupts: Vec::new(),
-                        });
-                    if self.scope.sink.wants(StreamMode::Updates) {
-                        let update = done.update.clone();
-                        self.scope
-                            .sink
-                            .emit(StreamMode::Updates, self.step, || EventData::Update {
-                                node: name.clone(),
-                                update: crate::stream::Payload::serializable(update),
-                                cached: false,
-                            });
-                    }
+                    self.emit_done(spec.id, &name, &done);
                     let encoded = if saving {
                         let mut writes =
                             encode_writes::<S>(spec.id, &path, &name, &done.update, &done.goto).map_err(|e| {
@@ -199,11 +182,7 @@ impl<S: State> Loop<S> {
                                 ))
                             })?;
                         attach_effects(&mut writes, &effects);
-                        let blobs = writes
-                            .writes
-                            .iter()
-                            .filter_map(|(c, b)| self.topo.channel_index.get(c.as_str()).map(|i| (*i, b.clone())))
-                            .collect();
+                        let blobs = channel_blobs(&self.topo, &writes.writes);
                         self.step_writes.push(writes);
                         Some(blobs)
                     } else {

@@ -22,7 +22,8 @@ impl<S: State> Loop<S> {
         }
     }
 
-    fn writer_name(&self, node: Option<usize>) -> String {
+    /// The name a task writes under: its node's, or START's for the input.
+    pub(super) fn writer_name(&self, node: Option<usize>) -> String {
         node.map_or_else(|| crate::START.to_owned(), |n| self.topo.name_of(n).to_owned())
     }
 

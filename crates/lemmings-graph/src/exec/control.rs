@@ -13,19 +13,11 @@ use crate::compile::Topology;
 use crate::state::{State, Update};
 
 /// The input waiting for the START task.
+#[derive(Clone)]
 pub(crate) enum StartInput<S: State> {
     Update(S::Update),
     /// Decoded lazily from a checkpoint: `(channel, write JSON)`.
     Stored(Vec<(String, Bytes)>),
-}
-
-impl<S: State> Clone for StartInput<S> {
-    fn clone(&self) -> Self {
-        match self {
-            StartInput::Update(update) => StartInput::Update(update.clone()),
-            StartInput::Stored(writes) => StartInput::Stored(writes.clone()),
-        }
-    }
 }
 
 /// A background task that was started and has not had its writes applied yet.
@@ -57,22 +49,6 @@ pub(crate) struct Control<S: State> {
     pub(crate) base_version: u64,
     /// Channels overwritten since `base_version`.
     pub(crate) overwritten: Vec<usize>,
-}
-
-impl<S: State> Clone for Control<S> {
-    fn clone(&self) -> Self {
-        Control {
-            triggers: self.triggers.clone(),
-            deferred: self.deferred.clone(),
-            barriers: self.barriers.clone(),
-            sends: self.sends.clone(),
-            start: self.start.clone(),
-            background: self.background.clone(),
-            last_writers: self.last_writers.clone(),
-            base_version: self.base_version,
-            overwritten: self.overwritten.clone(),
-        }
-    }
 }
 
 pub(crate) fn insert_sorted(list: &mut Vec<usize>, value: usize) {

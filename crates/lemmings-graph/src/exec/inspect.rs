@@ -85,10 +85,10 @@ impl<S: State> Loop<S> {
                     update: update.clone(),
                 })
                 .collect();
-            let mut applied = values.clone();
-            match applied.apply(&mut updates) {
-                Ok(_) => values = applied,
-                Err(e) => conflict = Some(e.to_string()),
+            // A failed apply may leave the values half-updated: they are then taken again.
+            if let Err(e) = values.apply(&mut updates) {
+                values = (*self.state).clone();
+                conflict = Some(e.to_string());
             }
         }
         let interrupts = tasks.iter().flat_map(|t| t.interrupts.iter().cloned()).collect();
@@ -178,8 +178,7 @@ impl<S: State> Loop<S> {
         let mut sends = keep_sends;
         sends.append(&mut self.control.sends);
         self.control.sends = sends;
-        self.control.last_writers =
-            vec![node.map_or_else(|| crate::START.to_owned(), |n| self.topo.name_of(n).to_owned())];
+        self.control.last_writers = vec![self.writer_name(node)];
         let id = CheckpointId::new_after(self.head.id);
         self.build_put(id, self.head.id, Source::Update, self.step)
     }

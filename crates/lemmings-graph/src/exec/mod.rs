@@ -278,13 +278,9 @@ impl<S: State> Loop<S> {
                 }
             };
             self.collect_background(&mut finished)?;
-            let mut writers: Vec<String> = finished
-                .iter()
-                .map(|f| {
-                    f.node
-                        .map_or_else(|| crate::START.to_owned(), |n| self.topo.name_of(n).to_owned())
-                })
-                .collect();
+            // Several sends to one node are one writer.
+            let mut writers: Vec<String> = finished.iter().map(|f| self.writer_name(f.node)).collect();
+            writers.sort_unstable();
             writers.dedup();
             if let Some(parent) = self.barrier(finished)? {
                 return Ok(Stop::Parent(parent));
@@ -353,12 +349,8 @@ impl<S: State> Loop<S> {
 
     /// Streams the state (mode `Values`).
     fn emit_values(&self) {
-        let sink = &self.scope.sink;
-        if sink.wants(StreamMode::Values) {
-            let state = (*self.state).clone();
-            sink.emit(StreamMode::Values, self.step, || {
-                EventData::Values(Payload::state(state))
-            });
-        }
+        self.scope.sink.emit(StreamMode::Values, self.step, || {
+            EventData::Values(Payload::state(Arc::clone(&self.state)))
+        });
     }
 }

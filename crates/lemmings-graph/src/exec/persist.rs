@@ -250,7 +250,7 @@ async fn write_loop(
 }
 
 impl<S: State> Loop<S> {
-    fn store_error(&self, source: CheckpointError) -> GraphError {
+    pub(super) fn store_error(&self, source: CheckpointError) -> GraphError {
         GraphError::Checkpointer {
             thread_id: self.thread(),
             source,
@@ -373,11 +373,10 @@ impl<S: State> Loop<S> {
                 ))
             })
             .collect();
-        let control = self.control.encode(&self.topo).map_err(|message| GraphError::Corrupt {
-            what: "the control state".into(),
-            thread_id: self.scope.thread(),
-            message,
-        })?;
+        let control = self
+            .control
+            .encode(&self.topo)
+            .map_err(|message| self.corrupt("the control state", message))?;
         let mut metadata = serde_json::Map::new();
         for (key, value) in self.scope.metadata.iter() {
             if !key.starts_with("__") && !value.is_object() && !value.is_array() {

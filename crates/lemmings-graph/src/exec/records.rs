@@ -102,14 +102,15 @@ impl TaskRecord {
         }
         Ok((update, goto))
     }
+}
 
-    /// The encoded writes per channel index, for deltas.
-    pub(crate) fn encoded<S: State>(&self, topo: &Topology<S>) -> Vec<(usize, Bytes)> {
-        self.writes
-            .iter()
-            .filter_map(|(c, b)| topo.channel_index.get(c.as_str()).map(|i| (*i, b.clone())))
-            .collect()
-    }
+/// A task's encoded writes per channel index, for deltas: special channels (and channels the
+/// state no longer has) are left out.
+pub(crate) fn channel_blobs<S: State>(topo: &Topology<S>, writes: &[(String, Bytes)]) -> Vec<(usize, Bytes)> {
+    writes
+        .iter()
+        .filter_map(|(c, b)| topo.channel_index.get(c.as_str()).map(|i| (*i, b.clone())))
+        .collect()
 }
 
 pub(crate) fn json_bytes(value: &impl Serialize) -> Bytes {

@@ -120,10 +120,7 @@ impl<S: State> Loop<S> {
             store
                 .put_writes(thread, &self.scope.ns, head, saves)
                 .await
-                .map_err(|source| GraphError::Checkpointer {
-                    thread_id: self.scope.thread(),
-                    source,
-                })?;
+                .map_err(|source| self.store_error(source))?;
         }
         Ok(())
     }

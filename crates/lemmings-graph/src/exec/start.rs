@@ -79,10 +79,7 @@ impl<S: State> Loop<S> {
         store
             .get(thread, &self.scope.ns, id)
             .await
-            .map_err(|source| GraphError::Checkpointer {
-                thread_id: self.thread(),
-                source,
-            })
+            .map_err(|source| self.store_error(source))
     }
 
     /// Rebuilds the state, versions and control state of a saved checkpoint.
@@ -230,10 +227,7 @@ impl<S: State> Loop<S> {
             store
                 .put_writes(thread, &self.scope.ns, head, vec![record.clone()])
                 .await
-                .map_err(|source| GraphError::Checkpointer {
-                    thread_id: self.thread(),
-                    source,
-                })?;
+                .map_err(|source| self.store_error(source))?;
         }
         self.pending.insert(TaskId::NULL, TaskRecord::from(record));
         Ok(())

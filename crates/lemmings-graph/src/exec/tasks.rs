@@ -10,9 +10,8 @@ use futures::stream::FuturesUnordered;
 use super::Loop;
 use super::attempt::{Done, TaskOutcome, TaskSeed, run_task};
 use super::control::StartInput;
-use super::records::{ErrorJson, TaskRecord, attach_effects, encode_writes, json_bytes, special_writes};
+use super::records::{ErrorJson, TaskRecord, attach_effects, channel_blobs, encode_writes, json_bytes, special_writes};
 use crate::checkpoint::{CheckpointError, CheckpointErrorKind, TaskId, TaskWrites, special};
-use crate::command::Packet;
 use crate::context::TaskIdentity;
 use crate::error::{GraphError, NodeFailure};
 use crate::interrupt::Interrupt;
@@ -90,13 +89,12 @@ impl<S: State> Loop<S> {
         }
         let mut tasks = Vec::with_capacity(self.control.triggers.len() + self.control.sends.len());
         let identities = self.prepare_identities();
-        let packets: Vec<Packet> = self.control.sends.iter().map(|(_, p)| p.clone()).collect();
         let pulled = self.control.triggers.len();
         for (position, (node, identity)) in identities.into_iter().enumerate() {
             let input = if position < pulled {
                 NodeInput::State(Arc::clone(&self.state))
             } else {
-                NodeInput::Packet(packets[position - pulled].clone())
+                NodeInput::Packet(self.control.sends[position - pulled].1.clone())
             };
             if self.topo.nodes[node].options.background {
                 self.spawn_background(node, input, &identity.path);
@@ -143,7 +141,7 @@ impl<S: State> Loop<S> {
                     let (update, goto) = record
                         .decode::<S>(&self.topo)
                         .map_err(|e| self.corrupt(format!("pending writes of {}", record.node), e))?;
-                    let encoded = Some(record.encoded::<S>(&self.topo));
+                    let encoded = Some(channel_blobs(&self.topo, &record.writes));
                     let done = Done {
                         update,
                         goto,
@@ -179,7 +177,7 @@ impl<S: State> Loop<S> {
                         let id = task.identity.id(&self.scope.ns);
                         let writes = encode_writes::<S>(id, &path, crate::START, &done.update, &done.goto)
                             .map_err(|e| GraphError::usage(format!("the run input does not serialize: {e}")))?;
-                        encoded = Some(self.channel_blobs(&writes));
+                        encoded = Some(channel_blobs(&self.topo, &writes.writes));
                         self.step_writes.push(writes);
                     }
                     finished.push(Finished {
@@ -221,18 +219,7 @@ impl<S: State> Loop<S> {
             let path = identity.path.clone();
             match outcome {
                 TaskOutcome::Done(done) => {
-                    self.emit_task_result(task_id, &name, None, Vec::new());
-                    if self.scope.sink.wants(StreamMode::Updates) {
-                        let update = done.update.clone();
-                        let cached = done.cached;
-                        self.scope
-                            .sink
-                            .emit(StreamMode::Updates, self.step, || EventData::Update {
-                                node: name.clone(),
-                                update: Payload::serializable(update),
-                                cached,
-                            });
-                    }
+                    self.emit_done(task_id, &name, &done);
                     let mut encoded = None;
                     if saving {
                         let mut writes = match encode_writes::<S>(task_id, &path, &name, &done.update, &done.goto) {
@@ -247,7 +234,7 @@ impl<S: State> Loop<S> {
                             }
                         };
                         attach_effects(&mut writes, &effects);
-                        encoded = Some(self.channel_blobs(&writes));
+                        encoded = Some(channel_blobs(&self.topo, &writes.writes));
                         // Known as finished from now on, also if this superstep pauses.
                         match self.pending.get_mut(&task_id) {
                             Some(record) => record.writes.extend(writes.writes.iter().cloned()),
@@ -295,10 +282,7 @@ impl<S: State> Loop<S> {
                         Some(store)
                             if matches!(store.kind(), CheckpointErrorKind::Fenced | CheckpointErrorKind::Locked) =>
                         {
-                            GraphError::Checkpointer {
-                                thread_id: self.scope.thread(),
-                                source: CheckpointError::new(store.kind(), store.to_string()),
-                            }
+                            self.store_error(CheckpointError::new(store.kind(), store.to_string()))
                         }
                         _ => GraphError::Node(Box::new(node_failure)),
                     };
@@ -343,14 +327,6 @@ impl<S: State> Loop<S> {
         })
     }
 
-    fn channel_blobs(&self, writes: &TaskWrites) -> Vec<(usize, Bytes)> {
-        writes
-            .writes
-            .iter()
-            .filter_map(|(c, b)| self.topo.channel_index.get(c.as_str()).map(|i| (*i, b.clone())))
-            .collect()
-    }
-
     /// Saves a finished task's writes now, or keeps them for the checkpoint's transaction when
     /// it is the last task of a successful superstep (or until the end, with `exit` durability).
     async fn save_task_writes(&mut self, writes: TaskWrites, last: bool) -> Result<(), GraphError> {
@@ -361,10 +337,7 @@ impl<S: State> Loop<S> {
                 self.writer
                     .put_writes(head, vec![writes])
                     .await
-                    .map_err(|source| GraphError::Checkpointer {
-                        thread_id: self.scope.thread(),
-                        source,
-                    })
+                    .map_err(|source| self.store_error(source))
             }
             _ => {
                 self.step_writes.push(writes);
@@ -395,6 +368,22 @@ impl<S: State> Loop<S> {
             background,
             snapshot,
             effects: Arc::default(),
+        }
+    }
+
+    /// Streams a task that finished: its result (modes `Tasks` and `Debug`) and its update (mode
+    /// `Updates`).
+    pub(super) fn emit_done(&self, id: TaskId, node: &str, done: &Done<S>) {
+        self.emit_task_result(id, node, None, Vec::new());
+        if self.scope.sink.wants(StreamMode::Updates) {
+            let update = done.update.clone();
+            self.scope
+                .sink
+                .emit(StreamMode::Updates, self.step, || EventData::Update {
+                    node: node.to_owned(),
+                    update: Payload::serializable(update),
+                    cached: done.cached,
+                });
         }
     }
 

@@ -476,10 +476,9 @@ async fn retry_backs_off_exponentially() {
 
 #[tokio::test(start_paused = true)]
 async fn retry_delay_is_capped_and_jitter_stays_within_a_quarter() {
-    // `RetryPolicy { max_interval, ..policy }` does not compile outside the crate (a private
-    // field), and there is no builder method for it.
-    let mut policy = RetryPolicy::attempts(4).jitter(false);
-    policy.max_interval = Duration::from_millis(800);
+    let policy = RetryPolicy::attempts(4)
+        .jitter(false)
+        .max_interval(Duration::from_millis(800));
     let (g, _) = flaky_graph(policy, |k| (k < 3).then(busy));
     let start = Instant::now();
     g.compile()
@@ -663,21 +662,36 @@ fn slow_node(
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn timeout_fails_a_node_that_never_finishes() {
+/// Runs START → `slow` (see [`slow_node`]) with a timeout and an optional retry policy. Returns
+/// how long the run took (on the paused clock), its result, and the attempts the node saw.
+async fn run_slow(
+    slow_on: &'static [u32],
+    timeout: Duration,
+    retry: Option<RetryPolicy>,
+) -> (Duration, Result<Output<Log>, GraphError>, Vec<u32>) {
     let attempts = Arc::default();
     let mut g = StateGraph::<Log>::new();
-    g.add_node("slow", slow_node(&attempts, &[1, 2, 3]))
-        .timeout(Duration::from_secs(1));
+    let node = g.add_node("slow", slow_node(&attempts, slow_on)).timeout(timeout);
+    if let Some(policy) = retry {
+        node.retry(policy);
+    }
     g.add_edge(START, "slow");
     let start = Instant::now();
-    let err = within(
+    let result = within(
         "the run",
         g.compile().unwrap().invoke(LogUpdate::default(), &RunConfig::default()),
     )
-    .await
-    .unwrap_err();
-    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    .await;
+    let attempts = attempts.lock().unwrap().clone();
+    (start.elapsed(), result, attempts)
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_fails_a_node_that_never_finishes() {
+    let (elapsed, result, attempts) = run_slow(&[1, 2, 3], Duration::from_secs(1), None).await;
+    let err = result.unwrap_err();
+    assert_eq!(elapsed, Duration::from_secs(1));
+    assert_eq!(attempts, [1]);
     assert_eq!(err.to_string(), "node `slow` failed at step 1: timed out after 1s");
     let failure = err.node_failure().unwrap();
     assert_eq!(failure.error.kind(), NodeErrorKind::Timeout);
@@ -687,41 +701,22 @@ async fn timeout_fails_a_node_that_never_finishes() {
 
 #[tokio::test(start_paused = true)]
 async fn timed_out_attempts_are_retried_until_one_is_fast() {
-    let attempts = Arc::default();
-    let mut g = StateGraph::<Log>::new();
-    g.add_node("slow", slow_node(&attempts, &[1, 2]))
-        .timeout(Duration::from_secs(1))
-        .retry(RetryPolicy::attempts(3).jitter(false));
-    g.add_edge(START, "slow");
-    let start = Instant::now();
-    let out = within(
-        "the run",
-        g.compile().unwrap().invoke(LogUpdate::default(), &RunConfig::default()),
-    )
-    .await
-    .unwrap();
+    let retry = RetryPolicy::attempts(3).jitter(false);
+    let (elapsed, result, attempts) = run_slow(&[1, 2], Duration::from_secs(1), Some(retry)).await;
+    let out = result.unwrap();
     // 1 s timeout + 0.5 s backoff + 1 s timeout + 1 s backoff; the third attempt is instant.
-    assert_eq!(start.elapsed(), Duration::from_millis(3500));
-    assert_eq!(*attempts.lock().unwrap(), [1, 2, 3]);
+    assert_eq!(elapsed, Duration::from_millis(3500));
+    assert_eq!(attempts, [1, 2, 3]);
     assert_eq!(out.value.log, ["slow@3"]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn timeouts_exhaust_retries() {
-    let attempts = Arc::default();
-    let mut g = StateGraph::<Log>::new();
-    g.add_node("slow", slow_node(&attempts, &[1, 2]))
-        .timeout(Duration::from_millis(300))
-        .retry(RetryPolicy::attempts(2).jitter(false));
-    g.add_edge(START, "slow");
-    let start = Instant::now();
-    let err = within(
-        "the run",
-        g.compile().unwrap().invoke(LogUpdate::default(), &RunConfig::default()),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(start.elapsed(), Duration::from_millis(1100));
+    let retry = RetryPolicy::attempts(2).jitter(false);
+    let (elapsed, result, attempts) = run_slow(&[1, 2], Duration::from_millis(300), Some(retry)).await;
+    let err = result.unwrap_err();
+    assert_eq!(elapsed, Duration::from_millis(1100));
+    assert_eq!(attempts, [1, 2]);
     assert_eq!(
         err.to_string(),
         "node `slow` failed at step 1 after 2 attempts: timed out after 300ms"
@@ -1257,6 +1252,44 @@ async fn stream_debug() {
     );
 }
 
+/// A background node served from the node cache says so in its update event, like any node.
+#[tokio::test(start_paused = true)]
+async fn cached_background_updates_are_marked_cached() {
+    let runs = counter();
+    let mut g = StateGraph::<Log>::new();
+    g.add_node("a", logger(&Trace::default()));
+    let r = Arc::clone(&runs);
+    g.add_node("bg", move |_s: Arc<Log>, _ctx: Ctx| {
+        r.fetch_add(1, SeqCst);
+        std::future::ready(Ok::<_, NodeError>(log(&["bg"])))
+    })
+    .background()
+    .cache(CachePolicy::new());
+    g.add_edge(START, "a").add_edge(START, "bg");
+    let g = g
+        .compile_with(CompileOptions {
+            cache: Some(Arc::new(InMemoryCache::new())),
+            ..CompileOptions::default()
+        })
+        .unwrap();
+    let mut flags = Vec::new();
+    for _ in 0..2 {
+        let stream = g.stream(
+            RunInput::New(LogUpdate::default()),
+            &RunConfig::default(),
+            StreamMode::Updates,
+        );
+        let (events, result) = collect(stream).await;
+        assert_eq!(result.unwrap().value.log, ["a", "bg"]);
+        flags.extend(events.iter().filter_map(|e| match &e.data {
+            EventData::Update { node, cached, .. } if node == "bg" => Some(*cached),
+            _ => None,
+        }));
+    }
+    assert_eq!(flags, [false, true]);
+    assert_eq!(runs.load(SeqCst), 1, "the second run is served from the cache");
+}
+
 /// Notifies when dropped: shows that a node's future was abandoned.
 struct DropSignal(Arc<Notify>);
 
@@ -1395,8 +1428,8 @@ async fn parallel_appends_share_one_delta_in_task_order() {
     );
 }
 
-/// Once the deltas outweigh the 64 KiB floor (or twice the last full value), a full value cuts
-/// the chain, so reads stay bounded.
+/// Once the deltas outweigh the 64 KiB floor (or four times the last full value), a full value
+/// cuts the chain, so reads stay bounded.
 #[tokio::test(start_paused = true)]
 async fn long_delta_chains_are_compacted() {
     let mut g = StateGraph::<Log>::new();
@@ -1420,7 +1453,8 @@ async fn long_delta_chains_are_compacted() {
             ChannelData::Delta(_) => "delta",
         })
         .collect();
-    // 40 KiB delta; +40 KiB passes 64 KiB: a full value; +40 KiB is under twice 80 KiB: a delta.
+    // 40 KiB delta; +40 KiB passes 64 KiB: a full value; +40 KiB is under four times 80 KiB: a
+    // delta.
     assert_eq!(kinds, ["full", "delta"]);
     let state = g.get_state(&cfg).await.unwrap();
     let prefixes: Vec<char> = state.values.log.iter().map(|s| s.chars().next().unwrap()).collect();

@@ -609,74 +609,61 @@ async fn c25_parallel_interrupts_resume_by_id() {
 // C26–C28: breakpoints and update_state
 // ---------------------------------------------------------------------------------------------
 
+/// Runs the 3-node chain with a breakpoint that pauses it between a and b (set at compile time
+/// through `options`, or per call through `cfg`), then continues it: C26 and C27 expect the same.
+async fn pauses_between_a_and_b(options: CompileOptions, cfg: RunConfig, label: &str) {
+    let trace = Trace::default();
+    let options = CompileOptions {
+        checkpointer: Some(Arc::new(InMemorySaver::new())),
+        ..options
+    };
+    let g = chain(&trace).compile_with(options).unwrap();
+    let out = g.invoke(LogUpdate::default(), &cfg).await.unwrap();
+    assert_eq!(out.value.log, ["a"], "{label}");
+    assert_eq!(out.next, ["b"], "{label}");
+    assert!(
+        out.interrupts.is_empty(),
+        "{label}: a breakpoint raises no interrupt value"
+    );
+    assert_eq!(trace.steps(), "[a]", "{label}");
+    assert_eq!(g.get_state(&cfg).await.unwrap().next, ["b"], "{label}");
+
+    let out = g.continue_run(&cfg).await.unwrap();
+    assert_eq!(out.value.log, ["a", "b", "c"], "{label}");
+    assert!(out.is_done(), "{label}");
+    assert_eq!(trace.steps(), "[a],[b],[c]", "{label}");
+    assert_eq!(
+        sources(&history(&g, &cfg).await),
+        ["input(-1)", "loop(0)", "loop(1)", "loop(2)", "loop(3)"],
+        "{label}"
+    );
+}
+
 /// C26 | 3-node chain, `interrupt_before=[b]`; then `invoke(None)` | 1st `{log:[a]}` with next
 /// `(b,)`; then `[a,b,c]`; 5 checkpoints. Checked with the breakpoint set at compile time and per
 /// call.
 #[tokio::test]
 async fn c26_interrupt_before() {
-    for per_call in [false, true] {
-        let trace = Trace::default();
-        let options = CompileOptions {
-            checkpointer: Some(Arc::new(InMemorySaver::new())),
-            interrupt_before: if per_call { Vec::new() } else { vec!["b".into()] },
-            ..Default::default()
-        };
-        let g = chain(&trace).compile_with(options).unwrap();
-        let mut cfg = RunConfig::thread("t");
-        if per_call {
-            cfg = cfg.interrupt_before(["b"]);
-        }
-        let out = g.invoke(LogUpdate::default(), &cfg).await.unwrap();
-        assert_eq!(out.value.log, ["a"], "per_call={per_call}");
-        assert_eq!(out.next, ["b"], "per_call={per_call}");
-        assert!(out.interrupts.is_empty(), "a breakpoint raises no interrupt value");
-        assert_eq!(trace.steps(), "[a]");
-        assert_eq!(g.get_state(&cfg).await.unwrap().next, ["b"]);
-
-        let out = g.continue_run(&cfg).await.unwrap();
-        assert_eq!(out.value.log, ["a", "b", "c"], "per_call={per_call}");
-        assert!(out.is_done());
-        assert_eq!(trace.steps(), "[a],[b],[c]");
-        assert_eq!(
-            sources(&history(&g, &cfg).await),
-            ["input(-1)", "loop(0)", "loop(1)", "loop(2)", "loop(3)"],
-            "per_call={per_call}"
-        );
-    }
+    let compiled = CompileOptions {
+        interrupt_before: vec!["b".into()],
+        ..Default::default()
+    };
+    pauses_between_a_and_b(compiled, RunConfig::thread("t"), "compiled").await;
+    let per_call = RunConfig::thread("t").interrupt_before(["b"]);
+    pauses_between_a_and_b(CompileOptions::default(), per_call, "per call").await;
 }
 
 /// C27 | same with `interrupt_after=[a]` | identical to C26. Checked with the breakpoint set at
 /// compile time and per call.
 #[tokio::test]
 async fn c27_interrupt_after() {
-    for per_call in [false, true] {
-        let trace = Trace::default();
-        let options = CompileOptions {
-            checkpointer: Some(Arc::new(InMemorySaver::new())),
-            interrupt_after: if per_call { Vec::new() } else { vec!["a".into()] },
-            ..Default::default()
-        };
-        let g = chain(&trace).compile_with(options).unwrap();
-        let mut cfg = RunConfig::thread("t");
-        if per_call {
-            cfg = cfg.interrupt_after(["a"]);
-        }
-        let out = g.invoke(LogUpdate::default(), &cfg).await.unwrap();
-        assert_eq!(out.value.log, ["a"], "per_call={per_call}");
-        assert_eq!(out.next, ["b"], "per_call={per_call}");
-        assert!(out.interrupts.is_empty());
-        assert_eq!(trace.steps(), "[a]");
-
-        let out = g.continue_run(&cfg).await.unwrap();
-        assert_eq!(out.value.log, ["a", "b", "c"], "per_call={per_call}");
-        assert!(out.is_done());
-        assert_eq!(trace.steps(), "[a],[b],[c]");
-        assert_eq!(
-            sources(&history(&g, &cfg).await),
-            ["input(-1)", "loop(0)", "loop(1)", "loop(2)", "loop(3)"],
-            "per_call={per_call}"
-        );
-    }
+    let compiled = CompileOptions {
+        interrupt_after: vec!["a".into()],
+        ..Default::default()
+    };
+    pauses_between_a_and_b(compiled, RunConfig::thread("t"), "compiled").await;
+    let per_call = RunConfig::thread("t").interrupt_after(["a"]);
+    pauses_between_a_and_b(CompileOptions::default(), per_call, "per call").await;
 }
 
 /// C28 | paused before b: `update_state({log:[human]})`, and `as_node="b"` | no as_node: next

@@ -28,7 +28,9 @@ impl Redactor {
     /// them would mangle ordinary text and they protect nothing).
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
         let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.len() >= 4).collect();
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        // Longest first, so a key containing another is replaced whole; equal values end up
+        // side by side for `dedup`.
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         secrets.dedup();
         Redactor {
             secrets: Arc::new(secrets),

@@ -3,6 +3,8 @@
 //! it is validated, and validation with readable, path-prefixed errors. `$ref`s are resolved
 //! against the root schema's `$defs`. Every change is logged as `<path>: <what>`.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::convert::convert_to;
@@ -69,8 +71,11 @@ pub(crate) fn resolve_ref<'a>(root: &'a Value, reference: &str) -> Option<&'a Va
 }
 
 /// The schema `node` stands for: its `$ref` target (chains followed) with its own other
-/// keywords laid over it.
-fn resolved(root: &Value, node: &Value) -> Value {
+/// keywords laid over it; `node` itself, uncopied, when it has no `$ref` (inlined schemas).
+fn resolved<'a>(root: &Value, node: &'a Value) -> Cow<'a, Value> {
+    if node.get("$ref").is_none() {
+        return Cow::Borrowed(node);
+    }
     let mut node = node.clone();
     for _ in 0..MAX_HOPS {
         let Some(target) = node
@@ -90,7 +95,7 @@ fn resolved(root: &Value, node: &Value) -> Value {
         }
         node = Value::Object(merged);
     }
-    node
+    Cow::Owned(node)
 }
 
 /// The types a schema allows (`type`, else inferred from `enum`/`const`/`properties`/`items`);
@@ -215,7 +220,7 @@ impl Cx<'_> {
     /// `anyOf`/`oneOf`: keep null when a branch allows it, else coerce towards the first branch
     /// the value already has the type of, else the first non-null branch.
     fn branch(&mut self, value: Value, branches: &[Value], path: &str, depth: usize) -> Value {
-        let resolved: Vec<Value> = branches.iter().map(|b| resolved(self.root, b)).collect();
+        let resolved: Vec<Cow<'_, Value>> = branches.iter().map(|b| resolved(self.root, b)).collect();
         let fits = |b: &Value| {
             let ts = types(b);
             has_type(&value, &ts)
@@ -224,7 +229,7 @@ impl Cx<'_> {
                     .is_none_or(|e| e.contains(&value))
                 && b.get("const").is_none_or(|c| *c == value)
         };
-        if let Some(i) = resolved.iter().position(fits) {
+        if let Some(i) = resolved.iter().position(|b| fits(b)) {
             return self.node(value, &branches[i], path, depth + 1);
         }
         match resolved.iter().position(|b| types(b) != ["null"]) {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::think::split_thinking;
 
-use super::coerce::{coerce, validate};
+use super::coerce::coerce;
 use super::extract::{Shape, extract_json_as};
 use super::lenient::lenient_parse;
 use super::schema::OutputSchema;
@@ -47,7 +47,7 @@ pub fn parse_reply<T: DeserializeOwned>(
     let candidate = unwrap_envelopes(candidate, schema, &mut repairs);
     let (value, coercions) = coerce(candidate, schema.schema());
     repairs.extend(coercions);
-    let errors = validate(&value, schema.schema());
+    let errors = schema.validate(&value);
     if !errors.is_empty() {
         return Err(errors);
     }

@@ -7,12 +7,14 @@
 //! `$ref`s are inlined when the definitions are not recursive (small models read a flat schema
 //! better, and some grammar converters lack `$ref`); recursive schemas keep `$ref`/`$defs`.
 
+use std::sync::{Arc, OnceLock};
+
 use schemars::JsonSchema;
 use serde_json::{Map, Value, json};
 
 use crate::chat::{OutputMode, ResponseFormat, ToolSpec};
 
-use super::coerce::resolve_ref;
+use super::coerce::{resolve_ref, validate_with};
 
 /// The schema of a structured output and what is derived from it.
 #[derive(Clone, Debug)]
@@ -23,6 +25,10 @@ pub struct OutputSchema {
     /// (tool arguments must be objects).
     parameters: Value,
     wrapped: bool,
+    /// The validator of `schema`, compiled at the first validation and shared by clones (an
+    /// agent validates every reply against the same schema); `Err` says why the schema is
+    /// unusable.
+    validator: Arc<OnceLock<Result<jsonschema::Validator, String>>>,
 }
 
 impl OutputSchema {
@@ -57,6 +63,7 @@ impl OutputSchema {
             schema,
             parameters,
             wrapped,
+            validator: Arc::default(),
         }
     }
 
@@ -103,6 +110,17 @@ impl OutputSchema {
         ResponseFormat {
             name: self.name.clone(),
             schema: self.schema.clone(),
+        }
+    }
+
+    /// [`validate`](super::validate) against the cleaned schema, with the compiled validator.
+    pub(crate) fn validate(&self, value: &Value) -> Vec<String> {
+        let validator = self
+            .validator
+            .get_or_init(|| jsonschema::validator_for(&self.schema).map_err(|error| error.to_string()));
+        match validator {
+            Ok(validator) => validate_with(validator, value),
+            Err(error) => vec![format!("the schema is invalid: {error}")],
         }
     }
 

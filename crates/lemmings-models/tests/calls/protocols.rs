@@ -267,6 +267,28 @@ async fn an_unterminated_think_block_is_retried_without_thinking() {
 }
 
 #[tokio::test]
+async fn a_second_unterminated_think_block_is_a_truncated_answer() {
+    let server = FakeServer::start().await;
+    for _ in 0..2 {
+        server.push(Reply::completion(
+            Completion::text("<think>Still considering").finish("length"),
+        ));
+    }
+    let models = registry(&primary(&server.openai_url(), "max_attempts = 1"));
+    let error = models
+        .get("primary")
+        .unwrap()
+        .chat(ask("answer"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), lemmings_models::ModelErrorKind::Truncated);
+    assert!(error.message().contains("with thinking switched off too"), "{error}");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].body["enable_thinking"], json!(false));
+}
+
+#[tokio::test]
 async fn native_structured_output_sends_a_json_schema_response_format() {
     let server = FakeServer::start().await;
     server.push(Reply::text(r#"{"ok": true}"#));

@@ -60,25 +60,6 @@ impl PostgresStore {
         }))
     }
 
-    /// The refusal of a write whose lease was taken over, naming the new holder.
-    pub(super) fn fenced(thread: &str, row: Option<LeaseRow>) -> StoreError {
-        StoreError::Fenced {
-            thread_id: thread.to_owned(),
-            holder: row
-                .as_ref()
-                .map_or_else(|| "nobody (the lease was deleted)".to_owned(), |r| r.holder.clone()),
-            epoch: row.map_or(0, |r| r.epoch),
-        }
-    }
-
-    fn locked(thread: &str, row: LeaseRow) -> StoreError {
-        StoreError::Locked {
-            thread_id: thread.to_owned(),
-            holder: row.holder,
-            epoch: row.epoch,
-        }
-    }
-
     pub(super) async fn acquire(&self, thread: &str) -> Result<Lease, StoreError> {
         let me = &self.inner.holder;
         let mut tx = self.inner.pool.begin().await.map_err(|e| self.map(e))?;
@@ -86,7 +67,7 @@ impl PostgresStore {
         if let Some((row, now)) = &row
             && row.is_live(me, self.inner.options.lease_ttl, *now)
         {
-            return Err(Self::locked(thread, row.clone()));
+            return Err(row.clone().locked(thread));
         }
         let seen = row.map_or(0, |(row, _)| row.epoch);
         let holder = me.describe();
@@ -115,7 +96,7 @@ impl PostgresStore {
             drop(tx);
             let winner = self.lease_row(&self.inner.pool, thread, false).await?;
             return Err(match winner {
-                Some((row, _)) => Self::locked(thread, row),
+                Some((row, _)) => row.locked(thread),
                 None => StoreError::Busy {
                     location: self.inner.mapper.location.clone(),
                     waited_ms: 0,
@@ -142,15 +123,7 @@ impl PostgresStore {
     }
 
     pub(super) async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
-        let held = self.leases().remove_entry(&lease.thread_id);
-        match held {
-            Some((_, held)) if held.epoch == lease.epoch => held.heartbeat.abort(),
-            // A stale lease value: keep the current one (and its heartbeat) in place.
-            Some((thread, held)) => {
-                self.leases().insert(thread, held);
-            }
-            None => {}
-        }
+        self.forget(&lease.thread_id, lease.epoch);
         sqlx::query("UPDATE leases SET released = TRUE WHERE thread_id = $1 AND epoch = $2")
             .bind(&lease.thread_id)
             .bind(to_i64(lease.epoch))
@@ -160,9 +133,13 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Forgets a held lease (the thread was deleted).
-    pub(super) fn forget(&self, thread: &str) {
-        if let Some(held) = self.leases().remove(thread) {
+    /// Forgets the thread's lease and stops its heartbeat if this store holds it at `epoch`
+    /// (a stale lease value leaves the current one in place).
+    pub(super) fn forget(&self, thread: &str, epoch: u64) {
+        let mut leases = self.leases();
+        if leases.get(thread).is_some_and(|held| held.epoch == epoch)
+            && let Some(held) = leases.remove(thread)
+        {
             held.heartbeat.abort();
         }
     }

@@ -3,9 +3,9 @@
 //!
 //! - **Round trips.** A commit (a checkpoint with its blobs and its parent's last pending writes,
 //!   or a task's writes) is one statement of data-modifying CTEs whose rows travel as arrays, so
-//!   it costs one round trip whatever its size (`write`). Reading is three queries in one
-//!   read-only transaction: the checkpoint rows, one recursive CTE for every chain link, and the
-//!   pending writes (`read`).
+//!   it costs one round trip whatever its size (`write`). Reading is one statement too: the
+//!   checkpoint rows, every link of their chains (a recursive CTE) and their pending writes, in
+//!   one snapshot (`read`).
 //! - **Leases across machines.** The lease fence is the first CTE of every write statement; lease
 //!   times come from the database's clock; a held lease is renewed by a background heartbeat
 //!   every third of `lease_ttl` (`lease`).

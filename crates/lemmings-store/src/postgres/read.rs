@@ -5,16 +5,14 @@
 //! one round trip and one snapshot, so a prune committing meanwhile cannot make a chain look
 //! broken. Chains and task groups are assembled in memory.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
-use lemmings_graph::{Checkpoint, CheckpointId, CheckpointTuple, ListOptions, Source, TaskId, TaskWrites, Timestamp};
+use lemmings_graph::{Checkpoint, CheckpointId, CheckpointTuple, ListOptions};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::store::PostgresStore;
 use crate::error::StoreError;
-use crate::rows::{Link, Links, chains, filter_path, parse_channels, parse_id};
+use crate::rows::{CheckpointRow, Link, Links, WriteRow, Writes, filter_path, tuples};
 
 /// Everything after the `cps` CTE: the chain walk and the three row kinds. Columns: kind, six
 /// texts, two integers, a flag, the bytes.
@@ -58,29 +56,8 @@ const CHAINS_AND_ROWS: &str = "
     FROM writes AS w
     WHERE w.thread_id = $1 AND w.ns = $2 AND w.checkpoint_id IN (SELECT checkpoint_id FROM cps)";
 
-fn parse_source(text: &str) -> Option<Source> {
-    match text {
-        "input" => Some(Source::Input),
-        "loop" => Some(Source::Loop),
-        "update" => Some(Source::Update),
-        "fork" => Some(Source::Fork),
-        _ => None,
-    }
-}
-
-/// A pending-write row before grouping: `(checkpoint, task path, task id, seq)` orders them.
-struct WriteRow {
-    checkpoint: String,
-    task_path: String,
-    task_id: String,
-    seq: i64,
-    node: String,
-    channel: String,
-    value: Bytes,
-}
-
 impl PostgresStore {
-    fn corrupt(&self, reason: String) -> StoreError {
+    pub(super) fn corrupt(&self, reason: String) -> StoreError {
         StoreError::Corrupt {
             location: self.inner.mapper.location.clone(),
             reason,
@@ -144,7 +121,7 @@ impl PostgresStore {
                 "c" => checkpoints.push(self.parse_checkpoint(row, thread, ns)?),
                 "b" => {
                     links.insert(
-                        (row.get::<String, _>(2), row.get::<String, _>(1)),
+                        (row.get(2), row.get(1)),
                         Link {
                             delta: row.get(9),
                             prev: row.get(3),
@@ -152,83 +129,49 @@ impl PostgresStore {
                         },
                     );
                 }
-                _ => writes.push(WriteRow {
-                    checkpoint: row.get(1),
-                    task_id: row.get(2),
-                    task_path: row.get(3),
-                    node: row.get(4),
-                    channel: row.get(5),
-                    seq: row.get(7),
-                    value: Bytes::from(row.get::<Vec<u8>, _>(10)),
-                }),
+                _ => writes.push((
+                    row.get::<i64, _>(7),
+                    WriteRow {
+                        checkpoint: row.get(1),
+                        task_id: row.get(2),
+                        task_path: row.get(3),
+                        node: row.get(4),
+                        channel: row.get(5),
+                        value: Bytes::from(row.get::<Vec<u8>, _>(10)),
+                    },
+                )),
             }
         }
         // `UNION ALL` promises no order: checkpoints newest first, writes by task.
         checkpoints.sort_by(|a, b| b.0.cmp(&a.0));
-        let mut writes = self.group_writes(writes)?;
-        checkpoints
-            .into_iter()
-            .map(|(id_text, checkpoint)| {
-                let values = chains(&checkpoint.channels, &links, &id_text).map_err(|e| self.corrupt(e))?;
-                let pending_writes = writes.remove(&id_text).unwrap_or_default();
-                Ok(CheckpointTuple {
-                    checkpoint,
-                    values,
-                    pending_writes,
-                })
-            })
-            .collect()
+        let writes = self.group_writes(writes)?;
+        tuples(checkpoints, &links, writes).map_err(|e| self.corrupt(e))
     }
 
     fn parse_checkpoint(&self, row: &PgRow, thread: &str, ns: &str) -> Result<(String, Checkpoint), StoreError> {
-        let id_text: String = row.get(1);
-        let what = || format!("checkpoint {id_text} of thread {thread}");
-        let source: String = row.get(3);
-        let metadata: String = row.get(4);
-        let channels_text: String = row.get(5);
-        let checkpoint = Checkpoint {
-            thread_id: thread.to_owned(),
-            ns: ns.to_owned(),
-            id: parse_id(&id_text, &what).map_err(|e| self.corrupt(e))?,
-            parent_id: row
-                .get::<Option<String>, _>(2)
-                .map(|p| parse_id(&p, &what))
-                .transpose()
-                .map_err(|e| self.corrupt(e))?,
+        CheckpointRow {
+            id: row.get(1),
+            parent: row.get(2),
             step: row.get(7),
-            source: parse_source(&source)
-                .ok_or_else(|| self.corrupt(format!("{}: unknown source {source:?}", what())))?,
-            created_at: Timestamp::from_millis(row.get::<i64, _>(8).try_into().unwrap_or(0)),
-            metadata: serde_json::from_str(&metadata)
-                .map_err(|e| self.corrupt(format!("{}: metadata: {e}", what())))?,
-            channels: parse_channels(&channels_text, &what).map_err(|e| self.corrupt(e))?,
-            control: Bytes::from(row.get::<Vec<u8>, _>(10)),
-        };
-        Ok((id_text, checkpoint))
+            source: row.get(3),
+            created_at: row.get(8),
+            metadata: row.get(4),
+            channels: row.get(5),
+            control: row.get(10),
+        }
+        .parse(thread, ns)
+        .map_err(|e| self.corrupt(e))
     }
 
-    /// Pending writes by checkpoint, grouped by task in `(task_path, task_id)` order, each
-    /// task's writes in the order it made them.
-    fn group_writes(&self, mut rows: Vec<WriteRow>) -> Result<HashMap<String, Vec<TaskWrites>>, StoreError> {
-        rows.sort_by(|a, b| {
-            (&a.checkpoint, &a.task_path, &a.task_id, a.seq).cmp(&(&b.checkpoint, &b.task_path, &b.task_id, b.seq))
+    /// Pending writes `(seq, row)` by checkpoint, grouped by task in `(task_path, task_id)`
+    /// order, each task's writes in the order it made them (`seq`).
+    fn group_writes(&self, mut rows: Vec<(i64, WriteRow)>) -> Result<Writes, StoreError> {
+        rows.sort_by(|(a_seq, a), (b_seq, b)| {
+            (&a.checkpoint, &a.task_path, &a.task_id, a_seq).cmp(&(&b.checkpoint, &b.task_path, &b.task_id, b_seq))
         });
-        let mut writes: HashMap<String, Vec<TaskWrites>> = HashMap::new();
-        for row in rows {
-            let task_id: TaskId = row
-                .task_id
-                .parse()
-                .map_err(|e| self.corrupt(format!("a pending write of checkpoint {}: {e}", row.checkpoint)))?;
-            let tasks = writes.entry(row.checkpoint).or_default();
-            match tasks.last_mut() {
-                Some(task) if task.task_id == task_id => task.writes.push((row.channel, row.value)),
-                _ => tasks.push(TaskWrites {
-                    task_id,
-                    task_path: row.task_path,
-                    node: row.node,
-                    writes: vec![(row.channel, row.value)],
-                }),
-            }
+        let mut writes = Writes::new();
+        for (_, row) in rows {
+            row.push_to(&mut writes).map_err(|e| self.corrupt(e))?;
         }
         Ok(writes)
     }

@@ -1,12 +1,13 @@
 //! Retention and the thread list: deleting a thread, pruning its history (mark and sweep of the
 //! blobs that kept checkpoints' chains still reach), and listing threads.
 
-use lemmings_graph::{PruneReport, Retention, ThreadSummary, Timestamp};
+use lemmings_graph::{PruneReport, Retention, ThreadSummary};
 use sqlx::Row;
 
 use super::store::PostgresStore;
 use crate::error::StoreError;
-use crate::rows::doomed;
+use crate::holder::fenced;
+use crate::rows::{doomed, thread_summary};
 
 fn count(rows: u64) -> usize {
     usize::try_from(rows).unwrap_or(usize::MAX)
@@ -19,21 +20,18 @@ impl PostgresStore {
         let mut tx = self.inner.pool.begin().await.map_err(|e| self.map(e))?;
         // Locking the lease row keeps a takeover from slipping between the check and the delete.
         let row = self.lease_row(&mut *tx, thread, true).await?;
-        match self.held(thread) {
+        let held = self.held(thread);
+        match held {
             Some(epoch) => {
                 if !row.as_ref().is_some_and(|(r, _)| r.epoch == epoch && !r.released) {
-                    return Err(Self::fenced(thread, row.map(|(r, _)| r)));
+                    return Err(fenced(thread, row.map(|(r, _)| r)));
                 }
             }
             None => {
                 if let Some((row, now)) = row
                     && row.is_live(&self.inner.holder, self.inner.options.lease_ttl, now)
                 {
-                    return Err(StoreError::Locked {
-                        thread_id: thread.to_owned(),
-                        holder: row.holder,
-                        epoch: row.epoch,
-                    });
+                    return Err(row.locked(thread));
                 }
             }
         }
@@ -51,7 +49,9 @@ impl PostgresStore {
         .await
         .map_err(|e| self.map(e))?;
         tx.commit().await.map_err(|e| self.map(e))?;
-        self.forget(thread);
+        if let Some(epoch) = held {
+            self.forget(thread, epoch);
+        }
         Ok(())
     }
 
@@ -136,18 +136,7 @@ impl PostgresStore {
         .map_err(|e| self.map(e))?;
         rows.iter()
             .map(|row| {
-                let thread: String = row.get(0);
-                let latest: String = row.get(2);
-                Ok(ThreadSummary {
-                    latest: latest.parse().map_err(|e| StoreError::Corrupt {
-                        location: self.inner.mapper.location.clone(),
-                        reason: format!("thread {thread}: {e}"),
-                    })?,
-                    thread_id: thread,
-                    checkpoints: count(u64::try_from(row.get::<i64, _>(1)).unwrap_or(0)),
-                    step: row.get(3),
-                    updated_at: Timestamp::from_millis(row.get::<i64, _>(4).try_into().unwrap_or(0)),
-                })
+                thread_summary(row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)).map_err(|e| self.corrupt(e))
             })
             .collect()
     }

@@ -16,8 +16,8 @@ use sqlx::postgres::PgPool;
 use super::open::{self, Mapper, PostgresOptions};
 use super::write::{Guard, Statement};
 use crate::error::StoreError;
-use crate::holder::Holder;
-use crate::rows::effect_record;
+use crate::holder::{Holder, fenced};
+use crate::rows::{check_parent_writes, effect_record, unsaved};
 
 /// A checkpointer on a PostgreSQL database. Cheap to clone (clones share the pool and leases).
 #[derive(Clone)]
@@ -132,15 +132,11 @@ impl PostgresStore {
             }
             let row = self.lease_row(&self.inner.pool, thread, false).await?;
             match (guard, row) {
-                (Guard::Held(_), row) => return Err(Self::fenced(thread, row.map(|(row, _)| row))),
+                (Guard::Held(_), row) => return Err(fenced(thread, row.map(|(row, _)| row))),
                 (Guard::Free(_), Some((row, now)))
                     if row.is_live(&self.inner.holder, self.inner.options.lease_ttl, now) =>
                 {
-                    return Err(StoreError::Locked {
-                        thread_id: thread.to_owned(),
-                        holder: row.holder,
-                        epoch: row.epoch,
-                    });
+                    return Err(row.locked(thread));
                 }
                 (Guard::Free(_), Some((row, _))) => guard = Guard::Free(i64::try_from(row.epoch).unwrap_or(i64::MAX)),
                 (Guard::Free(_), None) => guard = Guard::Free(-1),
@@ -171,32 +167,18 @@ impl Checkpointer for PostgresStore {
 
     async fn put(&self, put: CheckpointPut, parent_writes: Vec<TaskWrites>) -> Result<(), CheckpointError> {
         let CheckpointPut { checkpoint, blobs } = put;
+        check_parent_writes(&checkpoint, &parent_writes)?;
         let thread = checkpoint.thread_id.as_str();
         let mut statement = Statement::new();
         statement.checkpoint(&checkpoint, &blobs)?;
         let parent = checkpoint.parent_id.map(|p| p.to_string());
-        match &parent {
+        if let Some(parent) = &parent {
             // The new checkpoint supersedes its parent's pending writes: they are deleted, and
             // the effects the last tasks carry go to the ledger in the same statement.
-            Some(parent) => {
-                statement.supersede(parent, !parent_writes.is_empty());
-                statement.effects(thread, &parent_writes)?;
-            }
-            None if !parent_writes.is_empty() => {
-                return Err(StoreError::Invalid(format!(
-                    "pending writes for the parent of checkpoint {} of thread {thread}, which has none",
-                    checkpoint.id
-                ))
-                .into());
-            }
-            None => {}
+            statement.supersede(parent, !parent_writes.is_empty());
+            statement.effects(thread, &parent_writes)?;
         }
-        let missing = || {
-            format!(
-                "pending writes for checkpoint {} of thread {thread}, which is not saved",
-                parent.as_deref().unwrap_or("(none)")
-            )
-        };
+        let missing = || unsaved(parent.as_deref().unwrap_or("(none)"), thread);
         Ok(self.commit(thread, &checkpoint.ns, statement, missing).await?)
     }
 
@@ -214,8 +196,9 @@ impl Checkpointer for PostgresStore {
         let id = checkpoint_id.to_string();
         let mut statement = Statement::new();
         statement.writes(thread_id, &id, &writes)?;
-        let missing = || format!("pending writes for checkpoint {id} of thread {thread_id}, which is not saved");
-        Ok(self.commit(thread_id, ns, statement, missing).await?)
+        Ok(self
+            .commit(thread_id, ns, statement, || unsaved(&id, thread_id))
+            .await?)
     }
 
     async fn list(

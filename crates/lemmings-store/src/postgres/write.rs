@@ -13,12 +13,13 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
 use lemmings_graph::{ChannelData, Checkpoint, NewBlob, TaskWrites, special};
 use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::Query;
 
 use crate::error::StoreError;
-use crate::rows::channels_json;
+use crate::rows::{channels_json, metadata_json, millis};
 
 /// Milliseconds since the Unix epoch by the database's clock, which every machine shares.
 pub(crate) const NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
@@ -39,11 +40,12 @@ enum Arg {
     Text(String),
     OptText(Option<String>),
     Int(i64),
-    Bytes(Vec<u8>),
+    /// Shared with the caller's values, never copied (bound as slices).
+    Bytes(Bytes),
     Texts(Vec<String>),
     OptTexts(Vec<Option<String>>),
     Bools(Vec<bool>),
-    Blobs(Vec<Vec<u8>>),
+    Blobs(Vec<Bytes>),
 }
 
 /// One write statement for one thread's namespace: `$1` is the thread, `$2` the namespace, `$3`
@@ -58,11 +60,11 @@ pub(crate) struct Statement {
 
 /// A pending-write row, before it becomes a column of the arrays.
 struct WriteRow<'a> {
-    task_id: String,
+    task_id: &'a str,
     task_path: &'a str,
     node: &'a str,
     channel: &'a str,
-    value: &'a [u8],
+    value: &'a Bytes,
 }
 
 impl Statement {
@@ -86,19 +88,16 @@ impl Statement {
     /// Inserts (or replaces) a checkpoint and its blobs.
     pub(crate) fn checkpoint(&mut self, checkpoint: &Checkpoint, blobs: &[NewBlob]) -> Result<(), StoreError> {
         let channels = channels_json(&checkpoint.channels)?;
-        let metadata = serde_json::to_string(&checkpoint.metadata)
-            .map_err(|e| StoreError::Invalid(format!("checkpoint metadata does not serialize: {e}")))?;
+        let metadata = metadata_json(checkpoint)?;
         let id = self.arg(Arg::Text(checkpoint.id.to_string()));
         let values = [
             self.arg(Arg::OptText(checkpoint.parent_id.map(|p| p.to_string()))),
             self.arg(Arg::Int(checkpoint.step)),
             self.arg(Arg::Text(checkpoint.source.as_str().to_owned())),
-            self.arg(Arg::Int(
-                i64::try_from(checkpoint.created_at.as_millis()).unwrap_or(i64::MAX),
-            )),
+            self.arg(Arg::Int(millis(checkpoint.created_at))),
             format!("{}::jsonb", self.arg(Arg::Text(metadata))),
             format!("{}::jsonb", self.arg(Arg::Text(channels))),
-            self.arg(Arg::Bytes(checkpoint.control.to_vec())),
+            self.arg(Arg::Bytes(checkpoint.control.clone())),
         ]
         .join(", ");
         self.cte(
@@ -129,7 +128,7 @@ impl Statement {
             channel.push(blob.channel.clone());
             delta.push(is_delta);
             prev.push(blob.prev.filter(|_| is_delta).map(|p| p.to_string()));
-            data.push(bytes.to_vec());
+            data.push(bytes.clone());
         }
         let columns = [
             format!("{}::text[]", self.arg(Arg::Texts(channel))),
@@ -157,18 +156,18 @@ impl Statement {
         // First wins for state channels, last wins for special ones, within this call too: one
         // statement may not upsert a row twice, so duplicates are settled here, each row keeping
         // the place of its first appearance (as sequential upserts would).
+        let task_ids: Vec<String> = tasks.iter().map(|task| task.task_id.to_string()).collect();
         let mut rows: Vec<WriteRow<'_>> = Vec::new();
-        let mut seen: HashMap<(String, &str), usize> = HashMap::new();
-        for task in tasks {
-            let task_id = task.task_id.to_string();
+        let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
+        for (task, task_id) in tasks.iter().zip(&task_ids) {
             for (channel, value) in &task.writes {
-                match seen.get(&(task_id.clone(), channel.as_str())) {
+                match seen.get(&(task_id.as_str(), channel.as_str())) {
                     Some(&at) if special::is_special(channel) => rows[at].value = value,
                     Some(_) => {}
                     None => {
-                        seen.insert((task_id.clone(), channel.as_str()), rows.len());
+                        seen.insert((task_id, channel), rows.len());
                         rows.push(WriteRow {
-                            task_id: task_id.clone(),
+                            task_id,
                             task_path: &task.task_path,
                             node: &task.node,
                             channel,
@@ -182,7 +181,7 @@ impl Statement {
         let columns = [
             format!(
                 "{}::text[]",
-                self.arg(Arg::Texts(rows.iter().map(|r| r.task_id.clone()).collect()))
+                self.arg(Arg::Texts(rows.iter().map(|r| r.task_id.to_owned()).collect()))
             ),
             format!(
                 "{}::text[]",
@@ -198,7 +197,7 @@ impl Statement {
             ),
             format!(
                 "{}::bytea[]",
-                self.arg(Arg::Blobs(rows.iter().map(|r| r.value.to_vec()).collect()))
+                self.arg(Arg::Blobs(rows.iter().map(|r| r.value.clone()).collect()))
             ),
         ]
         .join(", ");
@@ -223,20 +222,20 @@ impl Statement {
     /// Records the effects that tasks applied (their `__effects__` writes) in the ledger.
     pub(crate) fn effects(&mut self, thread: &str, tasks: &[TaskWrites]) -> Result<(), StoreError> {
         // The last result of a key wins, as sequential upserts would have it.
-        let mut effects: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut effects: Vec<(String, Bytes)> = Vec::new();
         for task in tasks {
             let applied = task.effects().map_err(|e| {
                 StoreError::Invalid(format!("effects of task {} of thread {thread}: {e}", task.task_id))
             })?;
             for (key, result) in applied {
-                let result = serde_json::to_vec(&result).unwrap_or_default();
+                let result = Bytes::from(serde_json::to_vec(&result).unwrap_or_default());
                 match effects.iter_mut().find(|(k, _)| *k == key) {
                     Some(existing) => existing.1 = result,
                     None => effects.push((key, result)),
                 }
             }
         }
-        let (keys, results): (Vec<String>, Vec<Vec<u8>>) = effects.into_iter().unzip();
+        let (keys, results): (Vec<String>, Vec<Bytes>) = effects.into_iter().unzip();
         let keys = self.arg(Arg::Texts(keys));
         let results = self.arg(Arg::Blobs(results));
         self.cte(
@@ -316,11 +315,11 @@ impl Statement {
                 Arg::Text(value) => query.bind(value),
                 Arg::OptText(value) => query.bind(value),
                 Arg::Int(value) => query.bind(value),
-                Arg::Bytes(value) => query.bind(value),
+                Arg::Bytes(value) => query.bind(value.as_ref()),
                 Arg::Texts(value) => query.bind(value),
                 Arg::OptTexts(value) => query.bind(value),
                 Arg::Bools(value) => query.bind(value),
-                Arg::Blobs(value) => query.bind(value),
+                Arg::Blobs(value) => query.bind(value.iter().map(Bytes::as_ref).collect::<Vec<&[u8]>>()),
             };
         }
         query

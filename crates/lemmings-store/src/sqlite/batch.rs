@@ -43,15 +43,19 @@ impl Batch {
     }
 
     /// `INSERT … VALUES (…), (…)` in chunks: `head` is everything before `VALUES`, `row` one
-    /// row's template (e.g. `(?, ?, 1, ?)`), `tail` anything after the rows (`ON CONFLICT …`).
-    pub(crate) fn rows(&mut self, head: &str, row: &str, tail: &str, rows: Vec<Vec<Arg>>) {
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let values = vec![row; chunk.len()].join(", ");
-            self.statement(
-                &format!("{head} VALUES {values} {tail}"),
-                chunk.iter().flatten().cloned(),
-            );
+    /// row's template with its `N` parameters (e.g. `(?, ?, 1, ?)`), `tail` anything after the
+    /// rows (`ON CONFLICT …`).
+    pub(crate) fn rows<const N: usize>(&mut self, head: &str, row: &str, tail: &str, rows: Vec<[Arg; N]>) {
+        debug_assert_eq!(row.matches('?').count(), N, "{row}");
+        let mut left = rows.len();
+        while left > 0 {
+            let chunk = left.min(ROWS_PER_STATEMENT);
+            let values = vec![row; chunk].join(", ");
+            self.statement(&format!("{head} VALUES {values} {tail}"), []);
+            left -= chunk;
         }
+        // The statements consume the parameters in order: every row's, chunk after chunk.
+        self.args.extend(rows.into_iter().flatten());
     }
 
     /// Appends another batch's statements.
@@ -74,7 +78,7 @@ impl Batch {
     /// back, so the connection goes back to the pool clean.
     pub(crate) async fn commit(self, connection: &mut SqliteConnection) -> Result<(), sqlx::Error> {
         let sql = format!("BEGIN IMMEDIATE;\n{}COMMIT;", self.sql);
-        match bind(&sql, self.args).execute(&mut *connection).await {
+        match bind(sql, self.args).execute(&mut *connection).await {
             Ok(_) => Ok(()),
             Err(error) => {
                 let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
@@ -88,12 +92,12 @@ impl Batch {
         if self.sql.is_empty() {
             return Ok(());
         }
-        bind(&self.sql, self.args).execute(&mut *connection).await.map(|_| ())
+        bind(self.sql, self.args).execute(&mut *connection).await.map(|_| ())
     }
 }
 
-fn bind(sql: &str, args: Vec<Arg>) -> sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
-    let mut query = sqlx::query(AssertSqlSafe(sql.to_owned()));
+fn bind(sql: String, args: Vec<Arg>) -> sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    let mut query = sqlx::query(AssertSqlSafe(sql));
     for arg in args {
         query = match arg {
             Arg::Text(text) => query.bind(text),

@@ -8,7 +8,7 @@ mod read;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use lemmings_graph::{
@@ -23,8 +23,10 @@ pub use open::{SqliteOptions, Synchronous};
 use batch::{Arg, Batch, FENCE_LOST, PARENT_MISSING};
 
 use crate::error::{Location, StoreError};
-use crate::holder::{Holder, LeaseRow};
-use crate::rows::{channels_json, doomed, effect_record};
+use crate::holder::{Holder, LeaseRow, fenced};
+use crate::rows::{
+    channels_json, check_parent_writes, doomed, effect_record, metadata_json, millis, thread_summary, unsaved,
+};
 
 /// A checkpointer on a SQLite file.
 #[derive(Clone)]
@@ -47,10 +49,6 @@ impl std::fmt::Debug for SqliteStore {
             .field("location", &self.inner.location.0)
             .finish_non_exhaustive()
     }
-}
-
-fn millis(timestamp: Timestamp) -> i64 {
-    i64::try_from(timestamp.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl SqliteStore {
@@ -121,63 +119,32 @@ impl SqliteStore {
         }))
     }
 
-    /// Inside a write transaction: a thread this store holds must still be held at the same
-    /// epoch (the update renews the heartbeat); a thread it does not hold must not be held by a
-    /// live run.
-    async fn fence(&self, connection: &mut SqliteConnection, thread: &str) -> Result<(), StoreError> {
-        let held = self
-            .inner
-            .leases
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(thread)
-            .copied();
-        let now = Timestamp::now();
-        match held {
-            Some(epoch) => {
-                let updated = sqlx::query(
-                    "UPDATE leases SET heartbeat_at = ? WHERE thread_id = ? AND epoch = ? AND released = 0",
-                )
-                .bind(millis(now))
-                .bind(thread)
-                .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
-                .execute(&mut *connection)
-                .await
-                .map_err(|e| self.map(e))?
-                .rows_affected();
-                if updated == 0 {
-                    let row = self.lease_row(connection, thread).await?;
-                    return Err(StoreError::Fenced {
-                        thread_id: thread.to_owned(),
-                        holder: row
-                            .as_ref()
-                            .map_or_else(|| "nobody (the lease was deleted)".to_owned(), |r| r.holder.clone()),
-                        epoch: row.map_or(0, |r| r.epoch),
-                    });
-                }
+    /// Inside a write transaction, for a thread this store does not hold: no live run holds it.
+    async fn check_free(&self, connection: &mut SqliteConnection, thread: &str) -> Result<(), StoreError> {
+        match self.lease_row(connection, thread).await? {
+            Some(row) if row.is_live(&self.inner.holder, self.inner.options.lease_ttl, Timestamp::now()) => {
+                Err(row.locked(thread))
             }
-            None => {
-                if let Some(row) = self.lease_row(connection, thread).await?
-                    && row.is_live(&self.inner.holder, self.inner.options.lease_ttl, now)
-                {
-                    return Err(StoreError::Locked {
-                        thread_id: thread.to_owned(),
-                        holder: row.holder,
-                        epoch: row.epoch,
-                    });
-                }
-            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
+    fn leases(&self) -> MutexGuard<'_, HashMap<String, u64>> {
+        self.inner.leases.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The epoch of the thread's lease if this store holds it.
     fn held(&self, thread: &str) -> Option<u64> {
-        self.inner
-            .leases
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(thread)
-            .copied()
+        self.leases().get(thread).copied()
+    }
+
+    /// Forgets the thread's lease if this store holds it at `epoch` (a stale lease value leaves
+    /// the current one in place).
+    fn forget(&self, thread: &str, epoch: u64) {
+        let mut leases = self.leases();
+        if leases.get(thread) == Some(&epoch) {
+            leases.remove(thread);
+        }
     }
 
     /// Adds tasks' writes to a batch (a state channel keeps its first value, a special one its
@@ -194,7 +161,7 @@ impl SqliteStore {
         for task in writes {
             let task_id = task.task_id.to_string();
             for (channel, value) in &task.writes {
-                rows.push(vec![
+                rows.push([
                     Arg::Text(thread.to_owned()),
                     Arg::Text(ns.to_owned()),
                     Arg::Text(checkpoint.to_owned()),
@@ -229,7 +196,7 @@ impl SqliteStore {
             })?;
             for (key, result) in applied {
                 let result = serde_json::to_vec(&result).unwrap_or_default();
-                effects.push(vec![
+                effects.push([
                     Arg::Text(thread.to_owned()),
                     Arg::Text(key),
                     Arg::Blob(result.into()),
@@ -254,21 +221,21 @@ impl SqliteStore {
         let mut connection = self.inner.pool.acquire().await.map_err(|e| self.map(e))?;
         let result = match self.held(thread) {
             Some(epoch) => {
-                let mut fenced = Batch::new();
-                fenced.fence(
+                let mut whole = Batch::new();
+                whole.fence(
                     thread,
                     i64::try_from(epoch).unwrap_or(i64::MAX),
                     millis(Timestamp::now()),
                 );
-                fenced.append(batch);
-                fenced.commit(&mut connection).await
+                whole.append(batch);
+                whole.commit(&mut connection).await
             }
             None => {
                 let mut tx = connection
                     .begin_with("BEGIN IMMEDIATE")
                     .await
                     .map_err(|e| self.map(e))?;
-                self.fence(&mut tx, thread).await?;
+                self.check_free(&mut tx, thread).await?;
                 match batch.execute_in(&mut tx).await {
                     Ok(()) => tx.commit().await,
                     Err(error) => Err(error),
@@ -278,14 +245,7 @@ impl SqliteStore {
         match result {
             Ok(()) => Ok(()),
             Err(sqlx::Error::Database(db)) if db.message().contains(FENCE_LOST) => {
-                let row = self.lease_row(&mut connection, thread).await?;
-                Err(StoreError::Fenced {
-                    thread_id: thread.to_owned(),
-                    holder: row
-                        .as_ref()
-                        .map_or_else(|| "nobody (the lease was deleted)".to_owned(), |r| r.holder.clone()),
-                    epoch: row.map_or(0, |r| r.epoch),
-                })
+                Err(fenced(thread, self.lease_row(&mut connection, thread).await?))
             }
             Err(sqlx::Error::Database(db))
                 if db.is_foreign_key_violation() || db.message().contains(PARENT_MISSING) =>
@@ -311,12 +271,12 @@ impl Checkpointer for SqliteStore {
 
     async fn put(&self, put: CheckpointPut, parent_writes: Vec<TaskWrites>) -> Result<(), CheckpointError> {
         let CheckpointPut { checkpoint, blobs } = put;
+        check_parent_writes(&checkpoint, &parent_writes)?;
         let thread = checkpoint.thread_id.as_str();
         let ns = checkpoint.ns.as_str();
         let id = checkpoint.id.to_string();
         let channels = channels_json(&checkpoint.channels)?;
-        let metadata = serde_json::to_string(&checkpoint.metadata)
-            .map_err(|e| StoreError::Invalid(format!("checkpoint metadata does not serialize: {e}")))?;
+        let metadata = metadata_json(&checkpoint)?;
         let mut batch = Batch::new();
         batch.statement(
             "INSERT OR REPLACE INTO checkpoints
@@ -346,7 +306,7 @@ impl Checkpointer for SqliteStore {
                     (1, Some(prev)) => Arg::Text(prev.to_string()),
                     _ => Arg::Null,
                 };
-                vec![
+                [
                     Arg::Text(thread.to_owned()),
                     Arg::Text(ns.to_owned()),
                     Arg::Text(id.clone()),
@@ -388,18 +348,8 @@ impl Checkpointer for SqliteStore {
                 ],
             );
             self.push_effects(&mut batch, thread, &parent_writes)?;
-        } else if !parent_writes.is_empty() {
-            return Err(StoreError::Invalid(format!(
-                "pending writes for the parent of checkpoint {id} of thread {thread}, which has none"
-            ))
-            .into());
         }
-        let missing = || {
-            format!(
-                "pending writes for checkpoint {} of thread {thread}, which is not saved",
-                parent.as_deref().unwrap_or("(none)")
-            )
-        };
+        let missing = || unsaved(parent.as_deref().unwrap_or("(none)"), thread);
         Ok(self.write(thread, batch, missing).await?)
     }
 
@@ -416,8 +366,7 @@ impl Checkpointer for SqliteStore {
         let id = checkpoint_id.to_string();
         let mut batch = Batch::new();
         self.push_writes(&mut batch, thread_id, ns, &id, &writes)?;
-        let missing = || format!("pending writes for checkpoint {id} of thread {thread_id}, which is not saved");
-        Ok(self.write(thread_id, batch, missing).await?)
+        Ok(self.write(thread_id, batch, || unsaved(&id, thread_id)).await?)
     }
 
     async fn list(
@@ -431,28 +380,23 @@ impl Checkpointer for SqliteStore {
     }
 
     async fn delete_thread(&self, thread_id: &str) -> Result<(), CheckpointError> {
-        let mut tx = self.begin().await?;
-        self.fence(&mut tx, thread_id).await?;
+        let held = self.held(thread_id);
+        let mut batch = Batch::new();
         // The lease row stays (released), so a later lease of the thread gets a higher epoch and
         // a stale holder from before the deletion stays fenced out.
-        sqlx::query("UPDATE leases SET released = 1 WHERE thread_id = ?")
-            .bind(thread_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.map(e))?;
-        for table in ["writes", "blobs", "checkpoints", "effects"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE thread_id = ?")))
-                .bind(thread_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.map(e))?;
+        for sql in [
+            "UPDATE leases SET released = 1 WHERE thread_id = ?",
+            "DELETE FROM writes WHERE thread_id = ?",
+            "DELETE FROM blobs WHERE thread_id = ?",
+            "DELETE FROM checkpoints WHERE thread_id = ?",
+            "DELETE FROM effects WHERE thread_id = ?",
+        ] {
+            batch.statement(sql, [Arg::Text(thread_id.to_owned())]);
         }
-        tx.commit().await.map_err(|e| self.map(e))?;
-        self.inner
-            .leases
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(thread_id);
+        self.write(thread_id, batch, String::new).await?;
+        if let Some(epoch) = held {
+            self.forget(thread_id, epoch);
+        }
         Ok(())
     }
 
@@ -463,12 +407,7 @@ impl Checkpointer for SqliteStore {
         if let Some(row) = &row
             && row.is_live(&self.inner.holder, self.inner.options.lease_ttl, now)
         {
-            return Err(StoreError::Locked {
-                thread_id: thread_id.to_owned(),
-                holder: row.holder.clone(),
-                epoch: row.epoch,
-            }
-            .into());
+            return Err(row.clone().locked(thread_id).into());
         }
         let epoch = row.map_or(0, |r| r.epoch) + 1;
         let holder = self.inner.holder.describe();
@@ -488,11 +427,7 @@ impl Checkpointer for SqliteStore {
         .await
         .map_err(|e| self.map(e))?;
         tx.commit().await.map_err(|e| self.map(e))?;
-        self.inner
-            .leases
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(thread_id.to_owned(), epoch);
+        self.leases().insert(thread_id.to_owned(), epoch);
         Ok(Some(Lease {
             thread_id: thread_id.to_owned(),
             epoch,
@@ -501,11 +436,7 @@ impl Checkpointer for SqliteStore {
     }
 
     async fn release_lease(&self, lease: &Lease) -> Result<(), CheckpointError> {
-        self.inner
-            .leases
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&lease.thread_id);
+        self.forget(&lease.thread_id, lease.epoch);
         sqlx::query("UPDATE leases SET released = 1 WHERE thread_id = ? AND epoch = ?")
             .bind(&lease.thread_id)
             .bind(i64::try_from(lease.epoch).unwrap_or(i64::MAX))
@@ -606,20 +537,9 @@ impl Checkpointer for SqliteStore {
         .map_err(|e| self.map(e))?;
         rows.iter()
             .map(|row| {
-                let thread: String = row.get(0);
-                let latest: String = row.get(2);
-                Ok(ThreadSummary {
-                    latest: latest.parse().map_err(|e| StoreError::Corrupt {
-                        location: self.inner.location.clone(),
-                        reason: format!("thread {thread}: {e}"),
-                    })?,
-                    thread_id: thread,
-                    checkpoints: usize::try_from(row.get::<i64, _>(1)).unwrap_or(0),
-                    step: row.get(3),
-                    updated_at: Timestamp::from_millis(row.get::<i64, _>(4).try_into().unwrap_or(0)),
-                })
+                thread_summary(row.get(0), row.get(1), row.get(2), row.get(3), row.get(4))
+                    .map_err(|e| self.corrupt(e).into())
             })
-            .collect::<Result<_, StoreError>>()
-            .map_err(Into::into)
+            .collect()
     }
 }

@@ -225,7 +225,7 @@ async fn inspect(path: &Path, location: &Location, verify: bool, busy_timeout: D
                 .await
                 .map_err(map)?;
             let messages: Vec<String> = rows.iter().filter_map(|r| r.try_get::<String, _>(0).ok()).collect();
-            if !matches!(messages.as_slice(), [] | [_]) || messages.first().is_some_and(|m| m != "ok") {
+            if !messages.is_empty() && messages != ["ok"] {
                 return Err(StoreError::Corrupt {
                     location: location.clone(),
                     reason: format!(

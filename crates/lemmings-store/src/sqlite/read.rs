@@ -2,16 +2,16 @@
 //! a single multi-statement query (row, chain links, pending writes); a listing is three queries
 //! however many checkpoints it returns. Chains are assembled in memory.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use bytes::Bytes;
-use lemmings_graph::{Checkpoint, CheckpointId, CheckpointTuple, ListOptions, Source, TaskId, TaskWrites, Timestamp};
+use lemmings_graph::{Checkpoint, CheckpointId, CheckpointTuple, ListOptions};
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::SqliteStore;
 use crate::error::StoreError;
-use crate::rows::{Link, Links, chains, filter_path, parse_channels, parse_id};
+use crate::rows::{CheckpointRow, Link, Links, WriteRow, Writes, filter_path, tuples};
 
 const CHECKPOINT_COLUMNS: &str = "checkpoint_id, parent_id, step, source, created_at, metadata, channels, control";
 
@@ -31,25 +31,15 @@ const CHAIN_LINKS: &str = "keys(channel, cid, delta, prev) AS (
      SELECT 'b', k.channel, k.cid, k.delta, k.prev, b.data FROM keys AS k
      JOIN blobs AS b ON b.thread_id = ?1 AND b.ns = ?2 AND b.channel = k.channel AND b.checkpoint_id = k.cid";
 
-fn parse_source(text: &str) -> Option<Source> {
-    match text {
-        "input" => Some(Source::Input),
-        "loop" => Some(Source::Loop),
-        "update" => Some(Source::Update),
-        "fork" => Some(Source::Fork),
-        _ => None,
-    }
-}
-
 impl SqliteStore {
-    fn corrupt(&self, reason: String) -> StoreError {
+    pub(super) fn corrupt(&self, reason: String) -> StoreError {
         StoreError::Corrupt {
             location: self.inner.location.clone(),
             reason,
         }
     }
 
-    /// A checkpoint row whose columns start at `at`.
+    /// A checkpoint row whose columns ([`CHECKPOINT_COLUMNS`]) start at `at`.
     fn parse_checkpoint(
         &self,
         row: &SqliteRow,
@@ -57,91 +47,54 @@ impl SqliteStore {
         thread: &str,
         ns: &str,
     ) -> Result<(String, Checkpoint), StoreError> {
-        let id_text: String = row.get(at);
-        let what = || format!("checkpoint {id_text} of thread {thread}");
-        let metadata: String = row.get(at + 5);
-        let channels_text: String = row.get(at + 6);
-        let control: Vec<u8> = row.get(at + 7);
-        let source: String = row.get(at + 3);
-        let checkpoint = Checkpoint {
-            thread_id: thread.to_owned(),
-            ns: ns.to_owned(),
-            id: parse_id(&id_text, &what).map_err(|e| self.corrupt(e))?,
-            parent_id: row
-                .get::<Option<String>, _>(at + 1)
-                .map(|p| parse_id(&p, &what))
-                .transpose()
-                .map_err(|e| self.corrupt(e))?,
+        CheckpointRow {
+            id: row.get(at),
+            parent: row.get(at + 1),
             step: row.get(at + 2),
-            source: parse_source(&source)
-                .ok_or_else(|| self.corrupt(format!("{}: unknown source {source:?}", what())))?,
-            created_at: Timestamp::from_millis(row.get::<i64, _>(at + 4).try_into().unwrap_or(0)),
-            metadata: serde_json::from_str(&metadata)
-                .map_err(|e| self.corrupt(format!("{}: metadata: {e}", what())))?,
-            channels: parse_channels(&channels_text, &what).map_err(|e| self.corrupt(e))?,
-            control: Bytes::from(control),
-        };
-        Ok((id_text, checkpoint))
+            source: row.get(at + 3),
+            created_at: row.get(at + 4),
+            metadata: row.get(at + 5),
+            channels: row.get(at + 6),
+            control: row.get(at + 7),
+        }
+        .parse(thread, ns)
+        .map_err(|e| self.corrupt(e))
     }
 
     /// A link row `(channel, cid, delta, prev, data)` whose columns start at `at`.
     fn parse_link(row: &SqliteRow, at: usize, links: &mut Links) {
-        let data: Vec<u8> = row.get(at + 4);
         links.insert(
-            (row.get::<String, _>(at + 1), row.get::<String, _>(at)),
+            (row.get(at + 1), row.get(at)),
             Link {
                 delta: row.get::<i64, _>(at + 2) != 0,
                 prev: row.get(at + 3),
-                data: Bytes::from(data),
+                data: Bytes::from(row.get::<Vec<u8>, _>(at + 4)),
             },
         );
     }
 
     /// A write row `(checkpoint, task_id, task_path, node, channel, value)` whose columns start
     /// at `at`, grouped into tasks (rows come ordered by task).
-    fn parse_write(
-        &self,
-        row: &SqliteRow,
-        at: usize,
-        writes: &mut HashMap<String, Vec<TaskWrites>>,
-    ) -> Result<(), StoreError> {
-        let checkpoint: String = row.get(at);
-        let task_text: String = row.get(at + 1);
-        let task_id: TaskId = task_text
-            .parse()
-            .map_err(|e| self.corrupt(format!("a pending write of checkpoint {checkpoint}: {e}")))?;
-        let value: Vec<u8> = row.get(at + 5);
-        let tasks = writes.entry(checkpoint).or_default();
-        match tasks.last_mut() {
-            Some(task) if task.task_id == task_id => task.writes.push((row.get(at + 4), Bytes::from(value))),
-            _ => tasks.push(TaskWrites {
-                task_id,
-                task_path: row.get(at + 2),
-                node: row.get(at + 3),
-                writes: vec![(row.get(at + 4), Bytes::from(value))],
-            }),
+    fn parse_write(&self, row: &SqliteRow, at: usize, writes: &mut Writes) -> Result<(), StoreError> {
+        WriteRow {
+            checkpoint: row.get(at),
+            task_id: row.get(at + 1),
+            task_path: row.get(at + 2),
+            node: row.get(at + 3),
+            channel: row.get(at + 4),
+            value: Bytes::from(row.get::<Vec<u8>, _>(at + 5)),
         }
-        Ok(())
+        .push_to(writes)
+        .map_err(|e| self.corrupt(e))
     }
 
     fn assemble(
         &self,
         checkpoints: Vec<(String, Checkpoint)>,
         links: &Links,
-        mut writes: HashMap<String, Vec<TaskWrites>>,
+        writes: Writes,
     ) -> Result<Vec<CheckpointTuple>, StoreError> {
-        checkpoints
-            .into_iter()
-            .map(|(id_text, checkpoint)| {
-                let values = chains(&checkpoint.channels, links, &id_text).map_err(|e| self.corrupt(e))?;
-                let pending_writes = writes.remove(&id_text).unwrap_or_default();
-                Ok(CheckpointTuple {
-                    checkpoint,
-                    values,
-                    pending_writes,
-                })
-            })
-            .collect()
+        tuples(checkpoints, links, writes).map_err(|e| self.corrupt(e))
     }
 
     /// One checkpoint (`id`, or the latest) in a single round trip: three statements whose
@@ -186,7 +139,7 @@ impl SqliteStore {
                 return Err(self.map(error));
             }
         };
-        let (mut checkpoints, mut links, mut writes) = (Vec::new(), Links::new(), HashMap::new());
+        let (mut checkpoints, mut links, mut writes) = (Vec::new(), Links::new(), Writes::new());
         for row in &rows {
             match row.get::<String, _>(0).as_str() {
                 "c" => checkpoints.push(self.parse_checkpoint(row, 1, thread, ns)?),
@@ -292,7 +245,7 @@ impl SqliteStore {
         .fetch_all(&mut *connection)
         .await
         .map_err(|e| self.map(e))?;
-        let mut writes = HashMap::new();
+        let mut writes = Writes::new();
         for row in &rows {
             self.parse_write(row, 0, &mut writes)?;
         }

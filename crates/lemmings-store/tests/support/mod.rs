@@ -16,7 +16,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use lemmings_graph::{CompiledGraph, Ctx, END, EffectAttempt, NodeError, START, StateGraph};
+use lemmings_graph::{Checkpointer, CompiledGraph, Ctx, END, EffectAttempt, NodeError, START, StateGraph};
+use lemmings_store::SqliteStore;
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, Row};
@@ -144,6 +145,11 @@ fn spin(seed: u64) -> u64 {
         x = std::hint::black_box(x);
     }
     x
+}
+
+/// The test graph of `spec` on `store`.
+pub(crate) fn graph_on(spec: &Spec, store: &SqliteStore) -> CompiledGraph<Work> {
+    work_graph(spec).with_checkpointer(Arc::new(store.clone()) as Arc<dyn Checkpointer>)
 }
 
 /// Two parallel chains `a00 → a01 → …` and `b00 → b01 → …` from START, joined by `fin`: every

@@ -137,7 +137,7 @@ pub(super) fn format_duration(duration: Duration) -> String {
 }
 
 /// `512 bytes`, `16.0 KiB`, `2.1 MiB`, `1.5 GiB`.
-pub(super) fn format_bytes(bytes: u64) -> String {
+pub(crate) fn format_bytes(bytes: u64) -> String {
     const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
     if bytes < 1024 {
         return format!("{bytes} bytes");

@@ -92,12 +92,12 @@ fn line_replacement(
     // A blank-skipping rung ignored old_string's leading and trailing blank lines; drop as many
     // from new_string, which the model wrote around the same ones.
     let (o_lo, o_hi) = if mode.skip_blanks {
-        blank_edges(&old.lines)
+        lines::blank_edges(&old.lines)
     } else {
         (0, old.lines.len())
     };
     let (n_lo, n_hi) = if mode.skip_blanks {
-        let (lead, trail) = blank_edges(&new.lines);
+        let (lead, trail) = lines::blank_edges(&new.lines);
         let lo = lead.min(o_lo);
         (
             lo,
@@ -134,13 +134,6 @@ fn line_replacement(
         }
     }
     (start..end, text)
-}
-
-/// The index of the first non-blank line and one past the last (both `len` when all blank).
-fn blank_edges(lines: &[&str]) -> (usize, usize) {
-    let lo = lines.iter().position(|l| !lines::is_blank(l)).unwrap_or(lines.len());
-    let hi = lines.iter().rposition(|l| !lines::is_blank(l)).map_or(lo, |i| i + 1);
-    (lo, hi)
 }
 
 /// `new`'s lines as they go into the file. Lines the model kept from `old` are copied from the
@@ -260,35 +253,17 @@ fn pair(old: &[Cow<'_, str>], new: &[Cow<'_, str>]) -> Vec<Option<usize>> {
     let mut out = vec![None; new.len()];
     if old.len().saturating_mul(new.len()) <= MAX_DIFF_CELLS {
         for op in capture_diff_slices(Algorithm::Myers, old, new) {
+            let (olds, news) = (op.old_range(), op.new_range());
             match op {
-                DiffOp::Equal {
-                    old_index,
-                    new_index,
-                    len,
-                } => {
-                    for j in 0..len {
-                        out[new_index + j] = Some(old_index + j);
+                DiffOp::Equal { .. } | DiffOp::Replace { .. } if olds.len() == news.len() => {
+                    for (k, i) in news.zip(olds) {
+                        out[k] = Some(i);
                     }
                 }
-                DiffOp::Replace {
-                    old_index,
-                    old_len,
-                    new_index,
-                    new_len,
-                } if old_len == new_len => {
-                    for j in 0..new_len {
-                        out[new_index + j] = Some(old_index + j);
-                    }
-                }
-                DiffOp::Replace {
-                    old_index,
-                    old_len,
-                    new_index,
-                    new_len,
-                } if old_len.saturating_mul(new_len) <= MAX_SIMILARITY_PAIRS => {
-                    let mut next = old_index;
-                    for k in new_index..new_index + new_len {
-                        let best = (next..old_index + old_len)
+                DiffOp::Replace { .. } if olds.len().saturating_mul(news.len()) <= MAX_SIMILARITY_PAIRS => {
+                    let mut next = olds.start;
+                    for k in news {
+                        let best = (next..olds.end)
                             .map(|i| (similarity(&old[i], &new[k]), i))
                             .filter(|&(ratio, _)| ratio >= MIN_LINE_SIMILARITY)
                             .fold(None, |best: Option<(f32, usize)>, (ratio, i)| match best {

@@ -23,8 +23,7 @@ const MIN_SIMILARITY: f32 = 0.6;
 /// The window of the file most similar to `old` (with `\n` endings), if any is similar enough.
 pub(super) fn find(hay: &Haystack<'_>, old: &str) -> Option<Closest> {
     let block = Block::parse(old);
-    let lo = block.lines.iter().position(|l| !lines::is_blank(l))?;
-    let hi = block.lines.iter().rposition(|l| !lines::is_blank(l))? + 1;
+    let (lo, hi) = lines::blank_edges(&block.lines);
     let old_lines = &block.lines[lo..hi];
     let n = hay.lines.len();
     let height = old_lines.len().min(n);

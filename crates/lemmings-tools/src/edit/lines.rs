@@ -121,6 +121,13 @@ pub(super) fn is_blank(line: &str) -> bool {
     line.trim().is_empty()
 }
 
+/// The index of the first non-blank line and one past the last (both `len` when all blank).
+pub(super) fn blank_edges(lines: &[&str]) -> (usize, usize) {
+    let lo = lines.iter().position(|l| !is_blank(l)).unwrap_or(lines.len());
+    let hi = lines.iter().rposition(|l| !is_blank(l)).map_or(lo, |i| i + 1);
+    (lo, hi)
+}
+
 /// Which differences a line comparison ignores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum KeyKind {

@@ -225,11 +225,8 @@ fn rung_notes(notes: &mut Vec<String>, hay: &Haystack<'_>, rung: Rung, matches: 
         }
         Rung::BlankLines => {
             let inner = |lines: &[&str]| {
-                let lo = lines.iter().position(|l| !lines::is_blank(l)).unwrap_or(0);
-                let hi = lines.iter().rposition(|l| !lines::is_blank(l)).map_or(0, |i| i + 1);
-                lines
-                    .get(lo..hi)
-                    .map_or(0, |l| l.iter().filter(|l| lines::is_blank(l)).count())
+                let (lo, hi) = lines::blank_edges(lines);
+                lines[lo..hi].iter().filter(|l| lines::is_blank(l)).count()
             };
             let file: Vec<&str> = (m.first..=m.last).map(|i| hay.text(i)).collect();
             let (file, model) = (inner(&file), inner(&block.lines));

@@ -1,7 +1,7 @@
 //! `glob`: workspace files whose path matches a pattern, sorted, capped; when nothing matches,
 //! why not (a case difference, ignored files, the search path repeated in the pattern).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -73,11 +73,10 @@ fn glob(workspace: &Workspace, args: &GlobArgs) -> ToolOutput {
         Ok(pattern) => pattern,
         Err(message) => return ToolOutput::failed(message),
     };
-    let (start, root) =
-        match Start::dir(workspace, &args.path).and_then(|s| Ok((s, workspace.open_dir(Path::new(""))?))) {
-            Ok(found) => found,
-            Err(e) => return ToolOutput::failed(format!("error: {e}")),
-        };
+    let start = match Start::dir(workspace, &args.path) {
+        Ok(start) => start,
+        Err(e) => return ToolOutput::failed(format!("error: {e}")),
+    };
     // Only consulted when nothing matches: a case difference is a common near miss.
     let folded = PathPattern::new(&args.pattern, true).ok();
     let mut skipped = Skipped::default();
@@ -105,7 +104,7 @@ fn glob(workspace: &Workspace, args: &GlobArgs) -> ToolOutput {
             let target = if kind == Kind::File {
                 Target::File
             } else {
-                Target::of(&root, &rel)
+                Target::of(workspace, &rel)
             };
             match target {
                 Target::File => matched.push(text::path(&rel)),
@@ -113,7 +112,7 @@ fn glob(workspace: &Workspace, args: &GlobArgs) -> ToolOutput {
                 _ => {}
             }
         } else if folded.as_ref().is_some_and(|f| f.matches(within))
-            && (kind == Kind::File || Target::of(&root, &rel) == Target::File)
+            && (kind == Kind::File || Target::of(workspace, &rel) == Target::File)
         {
             let (count, _) = folded_match.get_or_insert_with(|| (0, text::path(&rel)));
             *count += 1;

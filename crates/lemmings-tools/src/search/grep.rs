@@ -121,10 +121,6 @@ fn grep(workspace: &Workspace, args: &GrepArgs) -> ToolOutput {
         Ok(rel) => rel,
         Err(e) => return ToolOutput::failed(format!("error: {e}")),
     };
-    let root = match workspace.open_dir(Path::new("")) {
-        Ok(root) => root,
-        Err(e) => return ToolOutput::failed(format!("error: {e}")),
-    };
     let searcher = SearcherBuilder::new()
         .line_number(true)
         .binary_detection(BinaryDetection::quit(0))
@@ -148,7 +144,7 @@ fn grep(workspace: &Workspace, args: &GrepArgs) -> ToolOutput {
     match workspace.real_dir(&rel) {
         Ok(real) => {
             let start = Start { rel: rel.clone(), real };
-            search.walk(&start, &root, filter.as_ref());
+            search.walk(&start, filter.as_ref());
         }
         // A file: searched whatever the glob and the ignore files say, since it was named.
         Err(WorkspaceError::NotADirectory { .. }) => search.file(&rel),
@@ -175,7 +171,7 @@ struct Search<'a> {
 }
 
 impl Search<'_> {
-    fn walk(&mut self, start: &Start, root: &cap_std::fs::Dir, filter: Option<&PathPattern>) {
+    fn walk(&mut self, start: &Start, filter: Option<&PathPattern>) {
         for (walked, entry) in walker(&start.real, None, true).build().enumerate() {
             if walked >= MAX_WALKED {
                 self.skipped.stopped = true;
@@ -200,7 +196,7 @@ impl Search<'_> {
             }
             let rel = start.rel(entry.path());
             if kind == Kind::Link {
-                match Target::of(root, &rel) {
+                match Target::of(self.workspace, &rel) {
                     Target::File => {}
                     Target::Outside => {
                         self.skipped.outside += 1;

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use cap_std::fs::Dir;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -97,11 +96,10 @@ struct Node {
 fn list(workspace: &Workspace, args: &ListDirArgs) -> ToolOutput {
     let depth = args.depth.clamp(1, MAX_DEPTH);
     let max_items = args.max_items.clamp(1, MAX_ITEMS);
-    let (start, root) =
-        match Start::dir(workspace, &args.path).and_then(|s| Ok((s, workspace.open_dir(Path::new(""))?))) {
-            Ok(found) => found,
-            Err(e) => return ToolOutput::failed(format!("error: {e}")),
-        };
+    let start = match Start::dir(workspace, &args.path) {
+        Ok(start) => start,
+        Err(e) => return ToolOutput::failed(format!("error: {e}")),
+    };
     let mut skipped = Skipped::default();
     let mut nodes = walk(&start, depth, &mut skipped);
     if !skipped.stopped {
@@ -138,7 +136,6 @@ fn list(workspace: &Workspace, args: &ListDirArgs) -> ToolOutput {
     }];
     let render = Render {
         workspace,
-        root: &root,
         start: &start,
         nodes: &nodes,
         shown: &shown,
@@ -248,7 +245,6 @@ fn find_hidden(start: &Start, depth: usize, nodes: &mut [Node]) {
 /// Renders the shown part of the tree.
 struct Render<'a> {
     workspace: &'a Workspace,
-    root: &'a Dir,
     start: &'a Start,
     nodes: &'a [Node],
     shown: &'a [bool],
@@ -299,7 +295,7 @@ impl Render<'_> {
                 let target = std::fs::read_link(&node.path)
                     .map(|t| text::name(t.as_os_str()))
                     .unwrap_or_default();
-                match Target::of(self.root, &rel) {
+                match Target::of(self.workspace, &rel) {
                     Target::File => format!("{} -> {target}", node.name),
                     Target::Dir => format!("{} -> {target}/", node.name),
                     Target::Outside => format!("{} -> {target} (outside the workspace)", node.name),

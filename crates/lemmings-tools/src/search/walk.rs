@@ -1,10 +1,8 @@
 //! The walk the search tools share: where it starts, which ignore rules it honours, what each
 //! entry is, and where a symlink leads (asked of the kernel beneath the root, never by reading).
 
-use std::io;
 use std::path::{Path, PathBuf};
 
-use cap_std::fs::Dir;
 use ignore::{DirEntry, WalkBuilder};
 
 use super::text::plural;
@@ -106,24 +104,17 @@ pub(super) enum Target {
 }
 
 impl Target {
-    /// Where the link at `rel` leads, by a metadata query resolved beneath the root (`root` is
-    /// the workspace's own handle), so the answer for a link out is "outside", never its target.
-    pub(super) fn of(root: &Dir, rel: &Path) -> Target {
-        match root.metadata(rel) {
+    /// Where the link at `rel` (relative to the root) leads, by a metadata query resolved
+    /// beneath the root, so the answer for a link out is "outside", never its target.
+    pub(super) fn of(workspace: &Workspace, rel: &Path) -> Target {
+        match workspace.metadata(rel) {
             Ok(meta) if meta.is_file() => Target::File,
             Ok(meta) if meta.is_dir() => Target::Dir,
             Ok(_) => Target::Special,
-            Err(e) if is_escape(&e) => Target::Outside,
+            Err(WorkspaceError::Escapes { .. }) => Target::Outside,
             Err(_) => Target::Broken,
         }
     }
-}
-
-/// Whether an error says a path led outside the root: the kernel's `EXDEV` from
-/// `RESOLVE_BENEATH`, or cap-std's own check.
-fn is_escape(error: &io::Error) -> bool {
-    error.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error())
-        || (error.kind() == io::ErrorKind::PermissionDenied && error.to_string().contains("outside of the filesystem"))
 }
 
 /// What a walk left out, for the closing notes.

@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::Transition;
 use super::outcome::evidence_ok;
 use super::routing::Node;
+use crate::text::{clip, items, line, non_empty, normalise};
 use crate::workflow::outputs::{
     AssessmentOutput, FailureType, ImplementationOutput, MIN_PLAN_CHARS, PlanAction, PlanOutput, QaOutput, ScopeOutput,
 };
 use crate::workflow::state::{
     EndReason, Milestone, MilestoneStatus, Task, TaskStatus, WorkflowState, WorkflowStateUpdate,
 };
-use crate::workflow::text::{clip, line, non_empty, normalise};
 use crate::workflow::verify::VerifyReport;
 
 /// The most milestones one scope may hold.
@@ -94,8 +94,8 @@ pub fn apply_scope(state: &WorkflowState, output: ScopeOutput, review: bool) -> 
     }
     let mut update = WorkflowStateUpdate::default()
         .remit(remit.clone())
-        .explicit_needs(needs(&output.explicit_needs))
-        .implied_needs(needs(&output.implied_needs))
+        .explicit_needs(items(&output.explicit_needs, 200, 10))
+        .implied_needs(items(&output.implied_needs, 200, 10))
         .milestones(milestones)
         .active_milestone(None)
         .correction_hint(None);
@@ -117,10 +117,6 @@ pub fn apply_scope(state: &WorkflowState, output: ScopeOutput, review: bool) -> 
 
 fn number_of(id: &str) -> Option<u32> {
     id.rsplit('_').next()?.parse().ok()
-}
-
-fn needs(items: &[String]) -> Vec<String> {
-    items.iter().filter_map(|n| non_empty(Some(n), 200)).take(10).collect()
 }
 
 /// `task_planner`: the planner's decision, normalised. An `implement` with a plan under
@@ -232,12 +228,7 @@ fn normalise_plan(output: PlanOutput) -> PlanOutput {
         implementation_plan: clip(&output.implementation_plan, 6000),
         change_type: output.change_type,
         task_summary: line(&output.task_summary, 72),
-        carry_forward: output
-            .carry_forward
-            .iter()
-            .filter_map(|c| non_empty(Some(c), 100))
-            .take(5)
-            .collect(),
+        carry_forward: items(&output.carry_forward, 100, 5),
         escalation_context: non_empty(output.escalation_context.as_deref(), 300),
         skip_reason: non_empty(output.skip_reason.as_deref(), 200),
     }
@@ -267,19 +258,9 @@ pub(super) fn with_task(state: &WorkflowState, task: Task) -> BTreeMap<String, T
 /// `implementor`: its report on the current attempt.
 pub fn apply_implementation(state: &WorkflowState, output: ImplementationOutput) -> Transition {
     let output = ImplementationOutput {
-        files_modified: output
-            .files_modified
-            .iter()
-            .filter_map(|f| non_empty(Some(f), 300))
-            .take(50)
-            .collect(),
+        files_modified: items(&output.files_modified, 300, 50),
         result_summary: clip(&output.result_summary, 500),
-        issues_noticed: output
-            .issues_noticed
-            .iter()
-            .filter_map(|i| non_empty(Some(i), 200))
-            .take(10)
-            .collect(),
+        issues_noticed: items(&output.issues_noticed, 200, 10),
         success: output.success,
     };
     let mut update = WorkflowStateUpdate::default();
@@ -345,12 +326,7 @@ pub fn apply_qa(state: &WorkflowState, output: QaOutput) -> Transition {
         passed: output.passed,
         feedback: clip(&output.feedback, 500),
         failure_type: if output.passed { None } else { output.failure_type },
-        issues: output
-            .issues
-            .iter()
-            .filter_map(|i| non_empty(Some(i), 200))
-            .take(10)
-            .collect(),
+        issues: items(&output.issues, 200, 10),
     };
     let Some(task) = state.current() else {
         return Transition::of(Node::Qa, WorkflowStateUpdate::default().qa(Some(qa)), "no current task");
@@ -389,12 +365,7 @@ pub fn apply_qa(state: &WorkflowState, output: QaOutput) -> Transition {
 /// correction hint (drift) also clears the planner's carry-forward notes.
 pub fn apply_assessment(state: &WorkflowState, output: AssessmentOutput) -> Transition {
     let assessment = AssessmentOutput {
-        uncovered_gaps: output
-            .uncovered_gaps
-            .iter()
-            .filter_map(|g| non_empty(Some(g), 200))
-            .take(10)
-            .collect(),
+        uncovered_gaps: items(&output.uncovered_gaps, 200, 10),
         assessment_notes: clip(&output.assessment_notes, 500),
         correction_hint: non_empty(output.correction_hint.as_deref(), 200),
         ..output

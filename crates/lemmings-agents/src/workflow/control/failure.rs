@@ -7,9 +7,9 @@ use super::apply::{apply_implementation, apply_qa};
 use super::outcome::report_transition;
 use super::routing::Node;
 use crate::agent::Stop;
+use crate::text::clip;
 use crate::workflow::outputs::{ImplementationOutput, QaOutput};
 use crate::workflow::state::{EndReason, WorkflowState, WorkflowStateUpdate};
-use crate::workflow::text::clip;
 
 /// Why an agent gave no usable output.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use super::Transition;
 use super::routing::Node;
+use crate::text::{line, non_empty, normalise};
 use crate::workflow::outputs::{Priority, SupervisionOutput};
 use crate::workflow::state::{Directive, WorkflowState, WorkflowStateUpdate};
-use crate::workflow::text::{line, non_empty, normalise};
 
 /// The most directives one supervisor run may add.
 const MAX_NEW_DIRECTIVES: usize = 5;

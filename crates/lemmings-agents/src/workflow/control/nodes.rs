@@ -7,11 +7,11 @@ use super::apply::with_task;
 use super::guidance::apply_guidance;
 use super::outcome::evidence_ok;
 use super::routing::Node;
+use crate::text::{clip, line};
 use crate::workflow::outputs::{FailureType, PlanAction};
 use crate::workflow::state::{
-    DoneEntry, EndReason, MilestoneStatus, Task, TaskOutcome, TaskStatus, WorkflowState, WorkflowStateUpdate,
+    DoneEntry, EndReason, Milestone, MilestoneStatus, Task, TaskOutcome, TaskStatus, WorkflowState, WorkflowStateUpdate,
 };
-use crate::workflow::text::{clip, line};
 
 /// Runs a deterministic node; `None` for the nodes where a model runs and for `verify`.
 pub fn run_control(node: Node, state: &WorkflowState) -> Option<Transition> {
@@ -34,6 +34,18 @@ fn close_task(update: WorkflowStateUpdate) -> WorkflowStateUpdate {
         .implementation(None)
         .verification(None)
         .qa(None)
+}
+
+/// The milestones with the status of milestone `id` set to `status`.
+fn with_milestone_status(state: &WorkflowState, id: &str, status: MilestoneStatus) -> Vec<Milestone> {
+    state
+        .milestones
+        .iter()
+        .map(|m| Milestone {
+            status: if m.id == id { status } else { m.status },
+            ..m.clone()
+        })
+        .collect()
 }
 
 fn done(state: &WorkflowState, task: &Task, result: &str, outcome: TaskOutcome) -> Vec<DoneEntry> {
@@ -67,17 +79,7 @@ pub fn start_milestone(state: &WorkflowState) -> Transition {
         );
     };
     let id = milestone.id.clone();
-    let milestones = state
-        .milestones
-        .iter()
-        .map(|m| {
-            let mut m = m.clone();
-            if m.id == id {
-                m.status = MilestoneStatus::Active;
-            }
-            m
-        })
-        .collect::<Vec<_>>();
+    let milestones = with_milestone_status(state, &id, MilestoneStatus::Active);
     let what = format!("{id}: {}", line(&milestone.description, 60));
     let update = WorkflowStateUpdate::default()
         .milestones(milestones)
@@ -238,17 +240,7 @@ pub fn advance_milestone(state: &WorkflowState) -> Transition {
         MilestoneStatus::Skipped
     };
     let id = active.id.clone();
-    let milestones = state
-        .milestones
-        .iter()
-        .map(|m| {
-            let mut m = m.clone();
-            if m.id == id {
-                m.status = status;
-            }
-            m
-        })
-        .collect::<Vec<_>>();
+    let milestones = with_milestone_status(state, &id, status);
     let next = state
         .milestones
         .iter()

@@ -7,10 +7,10 @@ use std::fmt::Write as _;
 
 use super::Transition;
 use super::routing::{Node, end_reason_at_report};
+use crate::text::{clip, line};
 use crate::workflow::state::{
     EndReason, MilestoneStatus, RunStatus, Task, TaskOutcome, TaskStatus, WorkflowState, WorkflowStateUpdate,
 };
-use crate::workflow::text::{clip, line};
 
 /// The longest work report kept.
 pub const MAX_REPORT_CHARS: usize = 2_000;
@@ -159,7 +159,7 @@ pub(super) fn report_transition(state: &WorkflowState, report: Option<String>, n
         .filter(|t| !t.is_empty())
         .map(|t| clip(t, MAX_REPORT_CHARS));
     let template = model_text.is_none();
-    let text = model_text.unwrap_or_else(|| fallback_report(state));
+    let text = model_text.unwrap_or_else(|| template_report(state, &status));
     let mut what = match &status {
         RunStatus::Complete => "complete".to_owned(),
         RunStatus::Failed { reason } => format!("failed: {}", line(reason, 160)),
@@ -182,14 +182,13 @@ pub(super) fn report_transition(state: &WorkflowState, report: Option<String>, n
 /// The report without a model: status, remit, milestones, and the last completed and failed
 /// tasks.
 pub fn fallback_report(state: &WorkflowState) -> String {
+    template_report(state, &final_status(state))
+}
+
+/// [`fallback_report`] for a run whose [`final_status`] is `status`.
+fn template_report(state: &WorkflowState, status: &RunStatus) -> String {
     let mut out = String::new();
-    let status = match final_status(state) {
-        RunStatus::Complete => "complete".to_owned(),
-        RunStatus::Failed { reason } => format!("failed: {reason}"),
-        RunStatus::Incomplete { reason } => format!("incomplete: {reason}"),
-        RunStatus::Running => "running".to_owned(),
-    };
-    let _ = writeln!(out, "Status: {status}");
+    let _ = writeln!(out, "Status: {}", status_text(status));
     if !state.remit.is_empty() {
         let _ = writeln!(out, "Remit: {}", line(&state.remit, 300));
     }
@@ -225,6 +224,16 @@ pub fn fallback_report(state: &WorkflowState) -> String {
         }
     }
     clip(&out, MAX_REPORT_CHARS)
+}
+
+/// `complete`, `failed: <why>`, `incomplete: <why>` or `running`.
+pub(super) fn status_text(status: &RunStatus) -> String {
+    match status {
+        RunStatus::Complete => "complete".to_owned(),
+        RunStatus::Failed { reason } => format!("failed: {reason}"),
+        RunStatus::Incomplete { reason } => format!("incomplete: {reason}"),
+        RunStatus::Running => "running".to_owned(),
+    }
 }
 
 pub(super) fn milestone_status(status: MilestoneStatus) -> &'static str {

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::outcome::{final_status, milestone_can_complete, milestone_status};
+use super::outcome::{final_status, milestone_can_complete, milestone_status, status_text};
 use super::routing::end_reason_at_report;
+use crate::text::{clip, line};
 use crate::workflow::outputs::Priority;
-use crate::workflow::state::{RunStatus, Task, TaskOutcome, TaskStatus, WorkflowState};
-use crate::workflow::text::{clip, line};
+use crate::workflow::state::{Task, TaskOutcome, TaskStatus, WorkflowState};
 
 /// Named sections (`user_request`, `done_list`, …) to fill a prompt with.
 type Sections = BTreeMap<String, String>;
@@ -247,6 +247,14 @@ fn assessment_notes(state: &WorkflowState) -> Option<String> {
     Some(out)
 }
 
+/// Why the planner aborted, when it did without a task to fail.
+fn escalation(state: &WorkflowState) -> Option<String> {
+    state
+        .planner_abort
+        .as_ref()
+        .map(|reason| format!("The planner aborted: {reason}"))
+}
+
 fn detail(state: &WorkflowState) -> usize {
     state.limits.done_detail as usize
 }
@@ -362,14 +370,7 @@ pub fn assessor_sections(state: &WorkflowState) -> BTreeMap<String, String> {
     put(&mut s, "milestone_check", Some(check));
     put(&mut s, "counts", Some(counts(state)));
     put(&mut s, "directives", directives(state));
-    put(
-        &mut s,
-        "escalation",
-        state
-            .planner_abort
-            .as_ref()
-            .map(|r| format!("The planner aborted: {r}")),
-    );
+    put(&mut s, "escalation", escalation(state));
     s
 }
 
@@ -385,14 +386,7 @@ pub fn scope_sections(state: &WorkflowState, review: bool) -> BTreeMap<String, S
         put(&mut s, "milestones", milestones(state));
         put(&mut s, "done_list", done_list(state, None, 10));
         put(&mut s, "assessment_notes", assessment_notes(state));
-        put(
-            &mut s,
-            "escalation",
-            state
-                .planner_abort
-                .as_ref()
-                .map(|r| format!("The planner aborted: {r}")),
-        );
+        put(&mut s, "escalation", escalation(state));
     }
     s
 }
@@ -412,12 +406,7 @@ pub fn report_sections(state: &WorkflowState) -> BTreeMap<String, String> {
         tasks_with(state, TaskStatus::Completed, 10, None),
     );
     put(&mut s, "failed_tasks", tasks_with(state, TaskStatus::Failed, 5, None));
-    let status = match final_status(state) {
-        RunStatus::Complete => "complete".to_owned(),
-        RunStatus::Failed { reason } => format!("failed: {reason}"),
-        RunStatus::Incomplete { reason } => format!("incomplete: {reason}"),
-        RunStatus::Running => "running".to_owned(),
-    };
+    let status = status_text(&final_status(state));
     let ended = end_reason_at_report(state).map_or_else(String::new, |e| format!("\nEnded because {e}."));
     put(&mut s, "status", Some(format!("{status}{ended}")));
     put(&mut s, "assessment_notes", assessment_notes(state));

@@ -1,22 +1,21 @@
-//! Text helpers for the workflow: character-safe clipping (start or end), one-line forms and
-//! the normalisation directives are de-duplicated by.
+//! Character-safe text helpers shared by the crate: clipping (start or end), one-line forms,
+//! and the form directives are de-duplicated by. They count and cut characters, never bytes.
 
-/// `text` cut to at most `max` characters, ending with `…` when cut.
+use crate::status::truncate;
+
+/// `text` on one line: every run of whitespace (newlines included) made one space.
+pub(crate) fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `text` trimmed, then cut to at most `max` characters, ending with `…` when cut.
 pub(crate) fn clip(text: &str, max: usize) -> String {
-    let text = text.trim();
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let keep = max.saturating_sub(1);
-    let mut out: String = text.chars().take(keep).collect();
-    out.truncate(out.trim_end().len());
-    out.push('…');
-    out
+    truncate(text.trim(), max)
 }
 
 /// `text` on one line (runs of whitespace become one space), cut to `max` characters.
 pub(crate) fn line(text: &str, max: usize) -> String {
-    clip(&text.split_whitespace().collect::<Vec<_>>().join(" "), max)
+    clip(&collapse(text), max)
 }
 
 /// The last `max` characters of `text`, starting with `…` when cut.
@@ -34,6 +33,15 @@ pub(crate) fn tail(text: &str, max: usize) -> String {
 /// `text` clipped, or `None` when it is blank.
 pub(crate) fn non_empty(text: Option<&str>, max: usize) -> Option<String> {
     text.map(str::trim).filter(|t| !t.is_empty()).map(|t| clip(t, max))
+}
+
+/// The non-blank `items`, each clipped to `max_chars`, at most `max_items` of them.
+pub(crate) fn items(items: &[String], max_chars: usize, max_items: usize) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|item| non_empty(Some(item), max_chars))
+        .take(max_items)
+        .collect()
 }
 
 /// The form two directives are compared by: lowercase words of letters and digits.
@@ -58,6 +66,14 @@ mod tests {
         assert_eq!(tail("abc", 4), "abc");
         assert_eq!(line("a\n  b\tc", 10), "a b c");
         assert_eq!(non_empty(Some("  "), 5), None);
+        assert_eq!(
+            items(
+                &[" a ".to_owned(), "  ".to_owned(), "bcdef".to_owned(), "g".to_owned()],
+                3,
+                2
+            ),
+            ["a", "bc…"]
+        );
         assert_eq!(normalise("Add tests, for X!"), "add tests for x");
     }
 }
