@@ -26,6 +26,7 @@ use lemmings_models::{ChatModel, Sampling, Thinking};
 use lemmings_tools::Tool;
 
 use self::middleware::Middleware;
+use crate::normalise::Normaliser;
 pub use self::state::{AgentState, AgentStateUpdate, Stop, ToolTask};
 
 /// The default number of times an invalid structured output is sent back with its errors.
@@ -45,6 +46,7 @@ pub struct Agent {
     pub(crate) context_tokens: Option<u64>,
     pub(crate) sampling: Sampling,
     pub(crate) thinking: Option<Thinking>,
+    pub(crate) normaliser: Option<Normaliser>,
 }
 
 impl fmt::Debug for Agent {
@@ -76,6 +78,7 @@ impl Agent {
             context_tokens: None,
             sampling: Sampling::default(),
             thinking: None,
+            normaliser: None,
         }
     }
 
@@ -126,6 +129,13 @@ impl Agent {
     /// Thinking for this agent's calls (`None`: the role's).
     pub fn with_thinking(mut self, thinking: Option<Thinking>) -> Self {
         self.thinking = thinking;
+        self
+    }
+
+    /// Shortens over-long string fields of a submitted output with `normaliser` (the
+    /// summarizer role) before the output is checked, instead of only cutting them.
+    pub fn with_normaliser(mut self, normaliser: Normaliser) -> Self {
+        self.normaliser = Some(normaliser);
         self
     }
 

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use lemmings_models::think::split_thinking;
+use lemmings_models::structured::OutputSchema;
 use lemmings_models::{ChatMessage, ChatModel, ChatRequest};
 use serde_json::Value;
 
@@ -92,6 +93,22 @@ impl Normaliser {
         repairs
     }
 
+    /// A submitted output's arguments (an object, or a JSON string of one) with every string
+    /// over its schema's `maxLength` shortened ([`Normaliser::compress`] with
+    /// [`limits_of`]`(output.schema())`), and the repair lines.
+    pub async fn compress_output(&self, arguments: &Value, output: &OutputSchema) -> (Value, Vec<String>) {
+        let mut value = match arguments {
+            Value::String(text) => match serde_json::from_str::<Value>(text) {
+                Ok(parsed @ Value::Object(_)) => parsed,
+                _ => return (arguments.clone(), Vec::new()),
+            },
+            other => other.clone(),
+        };
+        let limits = limits_of(output.schema());
+        let repairs = self.compress(&mut value, &limits).await;
+        (value, repairs)
+    }
+
     /// `text` (over `max_chars`) within `max_chars`, and how it was done.
     async fn shorten(&self, text: &str, max_chars: usize) -> (String, Shortened) {
         let length = text.chars().count() as f64;
@@ -138,6 +155,48 @@ async fn rewrite_shorter(model: &dyn ChatModel, text: &str, max_chars: usize) ->
         n if n > max_chars => Err(format!("the model's answer was still {n} characters")),
         _ => Ok(answer),
     }
+}
+
+/// The string length limits of a JSON schema, as [`FieldLimit`]s: every `maxLength` of a
+/// string property (`/result_summary`), of array items (`/issues/*`) and of nested objects
+/// (`/milestones/*/description`), with `$ref`s into `$defs` followed (at most 8 levels).
+pub fn limits_of(schema: &Value) -> Vec<FieldLimit> {
+    let mut out = Vec::new();
+    limits_at(schema, schema, String::new(), 0, &mut out);
+    out
+}
+
+fn limits_at(root: &Value, node: &Value, at: String, depth: usize, out: &mut Vec<FieldLimit>) {
+    if depth > 8 {
+        return;
+    }
+    let node = resolve(root, node);
+    if let Some(max) = node.get("maxLength").and_then(Value::as_u64) {
+        out.push(FieldLimit::new(at.clone(), max as usize));
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        for option in node.get(key).and_then(Value::as_array).into_iter().flatten() {
+            limits_at(root, option, at.clone(), depth + 1, out);
+        }
+    }
+    if let Some(items) = node.get("items") {
+        limits_at(root, items, format!("{at}/*"), depth + 1, out);
+    }
+    if let Some(properties) = node.get("properties").and_then(Value::as_object) {
+        for (name, property) in properties {
+            let name = name.replace('~', "~0").replace('/', "~1");
+            limits_at(root, property, format!("{at}/{name}"), depth + 1, out);
+        }
+    }
+}
+
+/// `node` with a `$ref` (`#/$defs/Name`) followed once.
+fn resolve<'a>(root: &'a Value, node: &'a Value) -> &'a Value {
+    node.get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|reference| reference.strip_prefix('#'))
+        .and_then(|pointer| root.pointer(pointer))
+        .unwrap_or(node)
 }
 
 /// `text` cut to at most `max_chars` characters, ending with `…` when cut: at the last word

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::agent::{Agent, AgentState, AgentStateUpdate, Stop};
 use crate::message::AgentMessage;
+use crate::spec::PromptTemplate;
 use crate::text::clip;
 
 /// A subagent offered to another agent as a tool taking one `query`.
@@ -22,6 +23,8 @@ pub struct Subagent {
     role: String,
     max_chars: usize,
     graph: CompiledGraph<AgentState>,
+    task: Option<(PromptTemplate, String)>,
+    side_effects: bool,
 }
 
 impl fmt::Debug for Subagent {
@@ -53,7 +56,25 @@ impl Subagent {
             role: role.into(),
             max_chars,
             graph: agent.graph()?,
+            task: None,
+            side_effects: false,
         })
+    }
+
+    /// Builds the task message from `template`'s task part, with the call's argument as the
+    /// variable `variable` (the coder's `{{request}}`), instead of sending the argument as it
+    /// is. The template must use no other variable.
+    pub fn with_task_template(mut self, template: PromptTemplate, variable: impl Into<String>) -> Self {
+        self.task = Some((template, variable.into()));
+        self
+    }
+
+    /// Marks the subagent as changing the workspace (the coder): the calling agent runs each
+    /// call as a keyed effect, so a resumed run reports the recorded result instead of making
+    /// the change again.
+    pub fn with_side_effects(mut self) -> Self {
+        self.side_effects = true;
+        self
     }
 }
 
@@ -86,7 +107,7 @@ impl Tool for Subagent {
     }
 
     fn has_side_effects(&self) -> bool {
-        false
+        self.side_effects
     }
 
     async fn call(&self, arguments: Value, _context: &CallContext) -> ToolOutput {
@@ -107,7 +128,17 @@ impl Tool for Subagent {
                 outcome: lemmings_tools::Outcome::InvalidArguments,
             };
         };
-        let input = AgentStateUpdate::default().messages(vec![AgentMessage::task(query).into()]);
+        let task = match &self.task {
+            None => query,
+            Some((template, variable)) => {
+                let vars = std::collections::BTreeMap::from([(variable.clone(), query)]);
+                match template.render_task(&vars) {
+                    Ok(task) => task,
+                    Err(error) => return ToolOutput::failed(format!("`{}` cannot start: {error}", self.name)),
+                }
+            }
+        };
+        let input = AgentStateUpdate::default().messages(vec![AgentMessage::task(task).into()]);
         let state = match self.graph.invoke(input, &RunConfig::default()).await {
             Ok(output) => output.value,
             Err(error) => return ToolOutput::failed(format!("`{}` failed: {error}", self.name)),

@@ -4,6 +4,7 @@
 //! ([`verify`]). The graph wiring builds on these; nothing here calls a model.
 
 pub mod control;
+pub mod graph;
 pub mod outputs;
 pub mod state;
 pub mod verify;

@@ -258,6 +258,8 @@ fn the_task_planners_task_message_renders_its_sections_with_none_for_empty_ones(
             ),
             ("remit", "Add CSV export to the report command."),
             ("workspace", "/home/me/reports (a Rust crate)"),
+            ("project_context", ""),
+            ("task", ""),
             ("done_list", "1. Add Row::fields → done: src/report.rs"),
             ("carry_forward", "- Add --format csv flag\n- Test CSV escaping\n"),
             ("retry_context", ""),
@@ -278,12 +280,18 @@ fn the_task_planners_task_message_renders_its_sections_with_none_for_empty_ones(
         ## WORKSPACE
         /home/me/reports (a Rust crate)
 
+        ## PROJECT CONTEXT
+        (none)
+
         ## DONE (this milestone, latest last)
         1. Add Row::fields → done: src/report.rs
 
         ## CARRY-FORWARD (your lookahead from the last round)
         - Add --format csv flag
         - Test CSV escaping
+
+        ## TASK BEING RE-PLANNED (QA sent it back: plan it again, keep its description)
+        (none)
 
         ## RETRY CONTEXT (QA rejected this task: address this feedback)
         (none)
@@ -309,7 +317,7 @@ fn a_missing_variable_names_the_agent_the_prompt_the_line_and_the_variable() {
         .expect_err("remit is missing");
     assert!(matches!(&error, SpecError::MissingVariable { variable, .. } if variable == "remit"));
     assert!(!error.is_retryable());
-    expect![[r#"agent `task_planner`: prompt built-in prompts/task_planner.md, line 65: no value for `{{remit}}`; supply it (an empty value renders as "(none)"), or remove it from the prompt"#]].assert_eq(&error.to_string());
+    expect![[r#"agent `task_planner`: prompt built-in prompts/task_planner.md, line 66: no value for `{{remit}}`; supply it (an empty value renders as "(none)"), or remove it from the prompt"#]].assert_eq(&error.to_string());
     let summarize = specs.prompt("summarize").expect("the summarize prompt");
     let error = summarize.render_task(&BTreeMap::new()).expect_err("missing");
     expect![[r#"prompt built-in prompts/summarize.md, line 31: no value for `{{agent}}`; supply it (an empty value renders as "(none)"), or remove it from the prompt"#]].assert_eq(&error.to_string());

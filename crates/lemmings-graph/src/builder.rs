@@ -185,6 +185,32 @@ impl<S: State, I, O> StateGraph<S, I, O> {
         In: Fn(&S) -> CI + Send + Sync + 'static,
         Out: Fn(CO) -> S::Update + Send + Sync + 'static,
     {
+        self.add_subgraph_with(
+            name,
+            subgraph,
+            move |state: &S| Ok(into_child(state)),
+            move |_: &S, output: CO| Ok(from_child(output)),
+        )
+    }
+
+    /// Like [`add_subgraph_mapped`](Self::add_subgraph_mapped), with mappings that may fail
+    /// (the node fails with their error) and a `from_child` that also sees the state the node
+    /// started from (the parent's state, or the packet that started it), so that the child's
+    /// result can be judged against it.
+    pub fn add_subgraph_with<C, CI, CO, In, Out>(
+        &mut self,
+        name: impl Into<String>,
+        subgraph: CompiledGraph<C, CI, CO>,
+        into_child: In,
+        from_child: Out,
+    ) -> NodeBuilder<'_, S>
+    where
+        C: State,
+        CI: Into<C::Update> + 'static,
+        CO: FromState<C>,
+        In: Fn(&S) -> Result<CI, NodeError> + Send + Sync + 'static,
+        Out: Fn(&S, CO) -> Result<S::Update, NodeError> + Send + Sync + 'static,
+    {
         let node = MappedSubgraph::<S, C, CI, CO> {
             child: subgraph.engine,
             into_child: Arc::new(into_child),

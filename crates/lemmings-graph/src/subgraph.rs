@@ -22,9 +22,15 @@ pub(crate) struct SharedSubgraph<S: State> {
 /// A subgraph over another state type, with mappings both ways.
 pub(crate) struct MappedSubgraph<P: State, C: State, CI, CO> {
     pub(crate) child: Arc<Engine<C>>,
-    pub(crate) into_child: Arc<dyn Fn(&P) -> CI + Send + Sync>,
-    pub(crate) from_child: Arc<dyn Fn(CO) -> P::Update + Send + Sync>,
+    pub(crate) into_child: IntoChild<P, CI>,
+    pub(crate) from_child: FromChild<P, CO>,
 }
+
+/// Builds a mapped subgraph's input from the parent's state (or the packet that started it).
+pub(crate) type IntoChild<P, CI> = Arc<dyn Fn(&P) -> Result<CI, NodeError> + Send + Sync>;
+
+/// Turns a mapped subgraph's output into the parent's update, seeing the parent's state.
+pub(crate) type FromChild<P, CO> = Arc<dyn Fn(&P, CO) -> Result<<P as State>::Update, NodeError> + Send + Sync>;
 
 /// The scope of the subgraph run by the task behind `ctx`: namespace `node:<task id>` under the
 /// parent's, the same thread, store, stream, cancellation and answers.
@@ -143,12 +149,12 @@ where
                 NodeInput::State(state) => state,
                 NodeInput::Packet(packet) => decode_state_packet::<P>(&packet).map_err(NodeError::msg)?,
             };
-            let start = SubgraphStart::Update(into_child(&state).into());
+            let start = SubgraphStart::Update(into_child(&state)?.into());
             let outcome = run_child(&ctx, &child, start).await?;
             if let Some(command) = outcome.parent {
                 return from_parent_command::<P>(command);
             }
-            Ok(Command::new().update(from_child(CO::from_state(outcome.state))))
+            Ok(Command::new().update(from_child(&state, CO::from_state(outcome.state))?))
         })
     }
 

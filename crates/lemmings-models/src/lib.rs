@@ -19,7 +19,7 @@ pub use chat::{
     Answerer, ChatMessage, ChatModel, ChatRequest, ChatResponse, FinishReason, ModelInfo, OutputMode, ResponseFormat,
     Sampling, StreamEvent, Thinking, TokenSink, ToolCall, ToolChoice, ToolSpec, Usage,
 };
-pub use config::{ConfigError, ConfigErrorKind, LlmConfig, ProviderKind, RoleConfig};
+pub use config::{ConfigError, ConfigErrorKind, DisabledRole, LlmConfig, ProviderKind, RoleConfig};
 pub use error::{ModelError, ModelErrorKind};
 pub use probe::Probe;
 pub use registry::LlmRegistry;

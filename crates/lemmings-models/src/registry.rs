@@ -161,6 +161,12 @@ impl LlmRegistry {
         self.roles.keys().map(String::as_str)
     }
 
+    /// The roles that are configured but switched off (an optional role without its key), with
+    /// why.
+    pub fn disabled_roles(&self) -> impl Iterator<Item = &DisabledRole> {
+        self.disabled.values()
+    }
+
     /// What the role's model is.
     pub fn info(&self, role: &str) -> Option<ModelInfo> {
         self.roles.get(role).map(|found| model_info(&found.config))

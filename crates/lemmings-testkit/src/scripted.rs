@@ -193,6 +193,11 @@ impl ScriptedModel {
         self.push(Step::Held(hold.clone(), Box::new(Step::Reply(text_response(content)))));
     }
 
+    /// Queues a response given only once `hold` is released.
+    pub fn push_respond_after(&self, hold: &Hold, response: ChatResponse) {
+        self.push(Step::Held(hold.clone(), Box::new(Step::Reply(response))));
+    }
+
     /// Sets the fallback for an empty queue.
     pub fn set_fallback_to<F>(&self, respond: F)
     where

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use lemmings_graph::{Ctx, MessageUpdate, NodeError};
 use lemmings_models::structured::{Reply, parse_reply};
-use lemmings_models::{ChatMessage, ChatRequest, OutputMode, ResponseFormat, TokenSink, ToolCall, ToolChoice};
+use lemmings_models::{
+    ChatMessage, ChatRequest, OutputMode, ResponseFormat, Thinking, TokenSink, ToolCall, ToolChoice,
+};
 
 use super::Agent;
 use super::middleware::{AgentView, ModelNext};
@@ -41,7 +43,11 @@ pub(super) async fn run(agent: &Agent, state: &AgentState, ctx: &Ctx) -> Result<
     }
 
     let messages = rewritten.as_deref().unwrap_or(&state.messages);
-    let request = request(agent, messages);
+    let mut request = request(agent, state.system.as_deref(), messages);
+    if state.reprompts > 0 {
+        // A model that got its output wrong: try again cooler and without thinking.
+        request = calmer(request);
+    }
     let forward = ctx.clone();
     let sink: TokenSink = Arc::new(move |event| forward.emit_message(event));
     let next = ModelNext {
@@ -86,8 +92,13 @@ pub(super) async fn run(agent: &Agent, state: &AgentState, ctx: &Ctx) -> Result<
                     "not used: only the first submit call of a turn counts",
                 ));
             }
-            match parse_reply::<serde_json::Value>(Reply::Arguments(&first.arguments), output) {
-                Ok((value, repairs)) => {
+            let (arguments, compressed) = match &agent.normaliser {
+                Some(normaliser) => normaliser.compress_output(&first.arguments, output).await,
+                None => (first.arguments.clone(), Vec::new()),
+            };
+            match parse_reply::<serde_json::Value>(Reply::Arguments(&arguments), output) {
+                Ok((value, mut repairs)) => {
+                    repairs.splice(0..0, compressed);
                     new_messages.push(tool_reply(first, "Returning structured response."));
                     Turn::Submitted(value, repairs)
                 }
@@ -147,8 +158,8 @@ fn view_of<'a>(agent: &'a Agent, state: &AgentState, messages: &'a [AgentMessage
 
 /// The request: the system prompt (with the OUTPUT FORMAT section), the conversation, the
 /// tools (and the submit tool) in name order.
-fn request(agent: &Agent, messages: &[AgentMessage]) -> ChatRequest {
-    let mut system = agent.system_prompt.trim_end().to_owned();
+fn request(agent: &Agent, system: Option<&str>, messages: &[AgentMessage]) -> ChatRequest {
+    let mut system = system.unwrap_or(&agent.system_prompt).trim_end().to_owned();
     let mut tools: Vec<_> = agent
         .tools
         .values()
@@ -192,6 +203,14 @@ fn request(agent: &Agent, messages: &[AgentMessage]) -> ChatRequest {
     request.response_format = response_format;
     request.sampling = agent.sampling;
     request.thinking = agent.thinking;
+    request
+}
+
+/// A re-prompt's request: temperature at most 0.2 and thinking off, which is what most often
+/// gets a small model's structured output right on the next try.
+fn calmer(mut request: ChatRequest) -> ChatRequest {
+    request.sampling.temperature = Some(request.sampling.temperature.map_or(0.2, |t| t.min(0.2)));
+    request.thinking = Some(Thinking::Off);
     request
 }
 

@@ -12,6 +12,9 @@ use crate::message::AgentMessage;
 /// Every model call and every tool call is a task of its own, checkpointed as it finishes.
 #[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentState {
+    /// The system prompt of this run, when the caller rendered one (a workflow agent's
+    /// prompt template); `None`: the agent's own.
+    pub system: Option<String>,
     /// The conversation, merged by message id.
     #[reducer(messages)]
     pub messages: Vec<AgentMessage>,

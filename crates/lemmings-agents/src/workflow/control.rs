@@ -31,8 +31,8 @@ pub use routing::{
     route_after_planner, route_after_qa, route_after_record_skip, route_after_retry, route_after_scope,
 };
 pub use sections::{
-    assessor_sections, implementor_sections, planner_sections, qa_sections, render_sections, report_sections,
-    scope_sections, supervisor_sections,
+    PROJECT_CONTEXT_CHARS, assessor_sections, implementor_sections, planner_sections, prompt_variables, qa_sections,
+    render_sections, report_sections, scope_sections, supervisor_sections,
 };
 
 use super::state::WorkflowStateUpdate;

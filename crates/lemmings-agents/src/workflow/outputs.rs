@@ -151,6 +151,21 @@ pub struct PlanOutput {
     #[serde(default)]
     #[schemars(length(max = 200))]
     pub skip_reason: Option<String>,
+    /// One answer per active directive: how this decision addresses it (at most 10).
+    #[serde(default)]
+    #[schemars(length(max = 10))]
+    pub directive_responses: Vec<DirectiveResponse>,
+}
+
+/// How the planner addressed one active supervisor directive.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DirectiveResponse {
+    /// The directive's id (`directive_001`).
+    pub id: String,
+    /// How it is addressed: the task that handles it, why it is already handled, or that it is
+    /// escalated; at most 200 characters.
+    #[schemars(length(max = 200))]
+    pub response: String,
 }
 
 /// The implementor's report on what it changed.

@@ -83,6 +83,7 @@ fn the_plan_schema_is_flat_and_states_its_limits() {
         carry_forward: "array" max 5
         escalation_context: ["string","null"] max 300
         skip_reason: ["string","null"] max 200
+        directive_responses: "array" max 10
     "#]]
     .assert_eq(&table);
     assert_eq!(plan.schema()["required"], json!(["action"]));

@@ -38,6 +38,9 @@ pub struct RunLimits {
     pub max_consecutive_failures: u32,
     /// Done-list entries shown in full to the agents; older ones are rolled into one line.
     pub done_detail: u32,
+    /// Completed tasks between two supervisions (0: only when urgency pulls one forward);
+    /// without a supervisor role there are none.
+    pub supervise_every: u32,
 }
 
 impl Default for RunLimits {
@@ -51,6 +54,7 @@ impl Default for RunLimits {
             max_consecutive_skips: 3,
             max_consecutive_failures: 3,
             done_detail: 7,
+            supervise_every: 3,
         }
     }
 }
@@ -334,6 +338,9 @@ pub struct WorkflowState {
     pub in_git: bool,
     /// The check command verify runs after each implementation, if any (input).
     pub check_command: Option<String>,
+    /// Notes about the project for the agents: the workspace's `LEMMINGS.md` or `AGENTS.md`
+    /// (input; cut to [`PROJECT_CONTEXT_CHARS`](super::control::PROJECT_CONTEXT_CHARS)).
+    pub project_context: String,
 
     /// What the run must achieve (scope).
     pub remit: String,
@@ -392,8 +399,21 @@ pub struct WorkflowState {
     pub mailbox: Vec<Directive>,
     /// How many mailbox entries apply_guidance has taken in.
     pub mailbox_read: usize,
-    /// The supervisor's urgency score, 0 to 1 (supervisor).
+    /// The urgency pulling the next supervision forward: +0.3 per QA failure, +0.5 when the
+    /// assessor sees drift, +1.0 on an abort or an escalation; a supervision starts at 1.0 and
+    /// resets it (main path).
     pub supervisor_urgency: f64,
+    /// Whether the node that wrote last launched a supervision (every main-path node writes it).
+    pub supervise: bool,
+    /// Supervisions launched (main path).
+    pub supervisor_runs: u32,
+    /// Supervisions finished, skipped ones included (the supervisor, beside the main path): one
+    /// runs while this is below `supervisor_runs`.
+    pub supervisor_done: u32,
+    /// Completed tasks when the last supervision was launched (main path).
+    pub supervised_at: u32,
+    /// The supervisor's notes from its reviews, the latest 5 (the supervisor).
+    pub supervisor_notes: Vec<String>,
 
     /// The node that wrote last: the report uses it to recover which router ended the run.
     pub last_node: Option<Node>,
@@ -406,6 +426,35 @@ pub struct WorkflowState {
     /// One trace line per control decision.
     #[reducer(append)]
     pub events: Vec<String>,
+    /// Status lines for the live display, at most 80 characters: one per node, and a condensed
+    /// one (by the summarizer, beside the main path) for each line that was cut.
+    #[reducer(append)]
+    pub status_lines: Vec<StatusLine>,
+    /// The last node's status line when it did not fit, for the summarizer to condense (every
+    /// main-path node writes it).
+    pub condense: Option<Condense>,
+}
+
+/// A status line to condense: the packet of the `status_line` background node.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Condense {
+    /// The node it reports on.
+    pub node: String,
+    /// The whole line, without its mark.
+    pub text: String,
+    /// Whether it reports a failure (the `✗` mark).
+    pub failed: bool,
+}
+
+/// One status line of the live display.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusLine {
+    /// The node it reports on.
+    pub node: String,
+    /// The line: a mark, then at most 78 characters.
+    pub text: String,
+    /// Whether the summarizer wrote it (replacing the node's cut line).
+    pub condensed: bool,
 }
 
 impl WorkflowState {

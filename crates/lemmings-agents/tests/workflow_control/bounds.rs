@@ -220,6 +220,7 @@ fn random_runs_always_end_honestly_within_the_bound() {
             max_consecutive_skips: 1 + rng.below(3) as u32,
             max_consecutive_failures: 1 + rng.below(3) as u32,
             done_detail: 7,
+            supervise_every: 3,
         };
         let mut state = start(limits.clone());
         if rng.below(2) == 0 {

@@ -239,3 +239,46 @@ async fn a_command_to_the_parent_at_the_root_is_a_usage_error() {
         "a node of graph `root` returned Command::to_parent(), but the graph is not running as a subgraph"
     );
 }
+
+#[tokio::test]
+async fn subgraph_with_judges_the_child_against_the_parent_and_can_fail() {
+    let trace = Trace::default();
+    let mut parent = StateGraph::<Log>::new();
+    parent.add_node("ask", logger(&trace));
+    parent.add_subgraph_with(
+        "research",
+        research(&trace),
+        |state: &Log| match state.log.len() {
+            0 => Err(NodeError::msg("nothing to research")),
+            n => Ok(ResearchUpdate::default().question(format!("q{n}"))),
+        },
+        // The parent's state the node started from is there to judge the child's answer.
+        |state: &Log, answer: Answer| {
+            Ok(LogUpdate::default().log(vec![format!("answer after {:?}: {}", state.log, answer.0)]))
+        },
+    );
+    parent.add_edge(START, "ask").add_edge("ask", "research");
+    let parent = parent.compile().unwrap().with_checkpointer(CountingSaver::new());
+    let cfg = RunConfig::thread("t");
+    parent.invoke(LogUpdate::default(), &cfg).await.unwrap();
+    let done = parent.resume(Resume::value(true), &cfg).await.unwrap();
+    assert_eq!(done.value.log, ["ask", "answer after [\"ask\"]: q1 (about q1)"]);
+
+    // A mapping's error is the node's error, naming the node.
+    let mut failing = StateGraph::<Log>::new();
+    failing.add_subgraph_with(
+        "research",
+        research(&trace),
+        |_: &Log| Err::<ResearchUpdate, _>(NodeError::msg("nothing to research")),
+        |_: &Log, _: Answer| Ok(LogUpdate::default()),
+    );
+    failing.add_edge(START, "research");
+    let error = failing
+        .compile()
+        .unwrap()
+        .invoke(LogUpdate::default(), &RunConfig::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("research") && error.contains("nothing to research"), "{error}");
+}

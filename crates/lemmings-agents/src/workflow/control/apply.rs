@@ -8,10 +8,11 @@ use super::outcome::evidence_ok;
 use super::routing::Node;
 use crate::text::{clip, items, line, non_empty, normalise};
 use crate::workflow::outputs::{
-    AssessmentOutput, FailureType, ImplementationOutput, MIN_PLAN_CHARS, PlanAction, PlanOutput, QaOutput, ScopeOutput,
+    AssessmentOutput, DirectiveResponse, FailureType, ImplementationOutput, MIN_PLAN_CHARS, PlanAction, PlanOutput,
+    QaOutput, ScopeOutput,
 };
 use crate::workflow::state::{
-    EndReason, Milestone, MilestoneStatus, Task, TaskStatus, WorkflowState, WorkflowStateUpdate,
+    Directive, EndReason, Milestone, MilestoneStatus, Task, TaskStatus, WorkflowState, WorkflowStateUpdate,
 };
 use crate::workflow::verify::VerifyReport;
 
@@ -217,6 +218,14 @@ pub fn apply_plan(state: &WorkflowState, output: PlanOutput) -> Transition {
         ),
         (PlanAction::MilestoneDone, _) => format!("milestone_done ({round})"),
     };
+    let (directives, answers) = answer_directives(state, &plan);
+    let what = match answers {
+        Some(answers) => {
+            update = update.pending_directives(directives);
+            format!("{what}; directives: {answers}")
+        }
+        None => what,
+    };
     Transition::of(Node::TaskPlanner, update.last_plan(Some(plan)), what)
 }
 
@@ -231,7 +240,54 @@ fn normalise_plan(output: PlanOutput) -> PlanOutput {
         carry_forward: items(&output.carry_forward, 100, 5),
         escalation_context: non_empty(output.escalation_context.as_deref(), 300),
         skip_reason: non_empty(output.skip_reason.as_deref(), 200),
+        directive_responses: output
+            .directive_responses
+            .into_iter()
+            .filter_map(|r| {
+                let response = non_empty(Some(&r.response), 200)?;
+                Some(DirectiveResponse {
+                    id: line(&r.id, 40),
+                    response,
+                })
+            })
+            .take(10)
+            .collect(),
     }
+}
+
+/// The directives in force after the planner answered: the answered ones retire (the answer
+/// goes into the trace), the others stay for the next round. Returns the directives kept and
+/// the trace's words on them.
+fn answer_directives(state: &WorkflowState, plan: &PlanOutput) -> (Vec<Directive>, Option<String>) {
+    if state.pending_directives.is_empty() {
+        return (Vec::new(), None);
+    }
+    let answer = |d: &Directive| {
+        plan.directive_responses
+            .iter()
+            .find(|r| r.id.eq_ignore_ascii_case(&d.id))
+            .map(|r| r.response.clone())
+    };
+    let mut answered = Vec::new();
+    let mut open = Vec::new();
+    let mut kept = Vec::new();
+    for directive in &state.pending_directives {
+        match answer(directive) {
+            Some(response) => answered.push(format!("{}: {}", directive.id, line(&response, 60))),
+            None => {
+                open.push(directive.id.clone());
+                kept.push(directive.clone());
+            }
+        }
+    }
+    let mut what = Vec::new();
+    if !answered.is_empty() {
+        what.push(format!("answered {}", answered.join("; ")));
+    }
+    if !open.is_empty() {
+        what.push(format!("not answered (kept in force): {}", open.join(", ")));
+    }
+    (kept, Some(what.join("; ")))
 }
 
 /// The old notes with the new ones after them, de-duplicated, the last ten kept.

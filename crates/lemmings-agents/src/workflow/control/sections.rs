@@ -5,18 +5,22 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::outcome::{final_status, milestone_can_complete, milestone_status, status_text};
-use super::routing::end_reason_at_report;
+use super::routing::{Node, end_reason_at_report};
 use crate::text::{clip, line};
 use crate::workflow::outputs::Priority;
-use crate::workflow::state::{Task, TaskOutcome, TaskStatus, WorkflowState};
+use crate::workflow::state::{EndReason, Task, TaskOutcome, TaskStatus, WorkflowState};
 
 /// Named sections (`user_request`, `done_list`, …) to fill a prompt with.
 type Sections = BTreeMap<String, String>;
 
+/// The most characters of the project context (the workspace's notes file) an agent is given.
+pub const PROJECT_CONTEXT_CHARS: usize = 4000;
+
 /// The order [`render_sections`] lays sections out in, and their titles.
 const ORDER: &[(&str, &str)] = &[
     ("user_request", "USER REQUEST"),
-    ("working_environment", "WORKING ENVIRONMENT"),
+    ("workspace", "WORKSPACE"),
+    ("project_context", "PROJECT CONTEXT"),
     ("remit", "REMIT"),
     ("milestones", "MILESTONES"),
     ("milestone", "MILESTONE SCOPE"),
@@ -34,15 +38,18 @@ const ORDER: &[(&str, &str)] = &[
     ("failed_tasks", "FAILED TASKS"),
     ("open_tasks", "OPEN TASKS"),
     ("milestone_check", "MILESTONE CHECK"),
-    ("counts", "COUNTS"),
-    ("assessment_notes", "LAST ASSESSMENT"),
+    ("stats", "STATISTICS"),
+    ("assessment", "LAST ASSESSMENT"),
+    ("error", "ERROR"),
+    ("knowledge", "KNOWLEDGE NOTES"),
     ("escalation", "ESCALATION"),
     ("status", "STATUS"),
     ("events", "RECENT EVENTS"),
 ];
 
 /// The sections as `## TITLE\n<text>` blocks, in the workflow's fixed order (unknown names
-/// last, alphabetically, titled by their name in capitals).
+/// last, alphabetically, titled by their name in capitals); empty ones are left out. For
+/// reading sections in tests and logs: the agents' prompts lay them out themselves.
 pub fn render_sections(sections: &BTreeMap<String, String>) -> String {
     let known = ORDER
         .iter()
@@ -53,6 +60,7 @@ pub fn render_sections(sections: &BTreeMap<String, String>) -> String {
         .map(|(name, text)| (name.replace('_', " ").to_uppercase(), text));
     known
         .chain(unknown)
+        .filter(|(_, text)| !text.trim().is_empty())
         .map(|(title, text)| format!("## {title}\n{}", text.trim_end()))
         .collect::<Vec<_>>()
         .join("\n\n")
@@ -259,12 +267,37 @@ fn detail(state: &WorkflowState) -> usize {
     state.limits.done_detail as usize
 }
 
-/// The task planner's sections: `user_request`, `milestone`, `done_list`, `carry_forward`,
-/// `task` and `retry_context` (when QA sent the current task back), `correction_hint`,
-/// `directives`.
+/// Every variable of `agent`'s prompt ([`crate::spec::PROMPT_VARIABLES`]) present, an empty
+/// value for those with nothing to say (the template renders it as `(none)`).
+fn complete(agent: &str, mut s: Sections) -> Sections {
+    for name in crate::spec::variables_of(agent) {
+        s.entry((*name).to_owned()).or_default();
+    }
+    s
+}
+
+/// The prompt variables of the agent that runs in `node` (`None` for a node without an agent).
+pub fn prompt_variables(node: Node, state: &WorkflowState) -> Option<BTreeMap<String, String>> {
+    Some(match node {
+        Node::ScopeInitial => scope_sections(state, false),
+        Node::ScopeReview => scope_sections(state, true),
+        Node::TaskPlanner => planner_sections(state),
+        Node::Implementor => implementor_sections(state),
+        Node::Qa => qa_sections(state),
+        Node::Assessor => assessor_sections(state),
+        Node::Report => report_sections(state),
+        _ => return None,
+    })
+}
+
+/// The task planner's variables: `workspace`, `project_context`, `remit`, `milestone`,
+/// `done_list`, `carry_forward`, `task` (the task QA sent back, with its previous plan),
+/// `retry_context`, `correction_hint`, `directives`.
 pub fn planner_sections(state: &WorkflowState) -> BTreeMap<String, String> {
     let mut s = Sections::new();
-    put(&mut s, "user_request", Some(state.user_request.clone()));
+    put(&mut s, "workspace", Some(working_environment(state)));
+    put(&mut s, "project_context", Some(clip(&state.project_context, PROJECT_CONTEXT_CHARS)));
+    put(&mut s, "remit", Some(state.remit.clone()));
     put(&mut s, "milestone", milestone(state));
     put(
         &mut s,
@@ -287,14 +320,15 @@ pub fn planner_sections(state: &WorkflowState) -> BTreeMap<String, String> {
         state.correction_hint.as_deref().map(|h| clip(h, 300)),
     );
     put(&mut s, "directives", directives(state));
-    s
+    complete("task_planner", s)
 }
 
-/// The implementor's sections: `working_environment`, `task`, `plan`, `done_list`,
-/// `carry_forward`, `retry_context`, `directives`.
+/// The implementor's variables: `workspace`, `project_context`, `task`, `plan`, `done_list`,
+/// `carry_forward`, `retry_context`.
 pub fn implementor_sections(state: &WorkflowState) -> BTreeMap<String, String> {
     let mut s = Sections::new();
-    put(&mut s, "working_environment", Some(working_environment(state)));
+    put(&mut s, "workspace", Some(working_environment(state)));
+    put(&mut s, "project_context", Some(clip(&state.project_context, PROJECT_CONTEXT_CHARS)));
     if let Some(current) = state.current() {
         put(&mut s, "task", Some(task(current)));
         put(&mut s, "plan", Some(current.plan.clone()));
@@ -306,11 +340,10 @@ pub fn implementor_sections(state: &WorkflowState) -> BTreeMap<String, String> {
     );
     put(&mut s, "carry_forward", bullets(&state.carry_forward));
     put(&mut s, "retry_context", retry_context(state));
-    put(&mut s, "directives", directives(state));
-    s
+    complete("implementor", s)
 }
 
-/// QA's sections: `task`, `plan`, `implementation` (the implementor's report),
+/// QA's variables: `task`, `plan`, `implementation` (the implementor's report),
 /// `verification` (the evidence) and `diff`.
 pub fn qa_sections(state: &WorkflowState) -> BTreeMap<String, String> {
     let mut s = Sections::new();
@@ -338,12 +371,12 @@ pub fn qa_sections(state: &WorkflowState) -> BTreeMap<String, String> {
         put(&mut s, "verification", Some(report.render()));
         put(&mut s, "diff", Some(report.diff.clone()));
     }
-    s
+    complete("qa", s)
 }
 
-/// The assessor's sections: `remit`, `milestones`, `milestone`, `done_list`,
-/// `completed_tasks` (with QA's feedback), `open_tasks`, `milestone_check` (the
-/// deterministic half of a milestone's completion), `counts`, `directives`, `escalation`.
+/// The assessor's variables: `remit`, `milestones`, `milestone`, `done_list`,
+/// `completed_tasks` (with QA's feedback), `open_tasks`, `stats` (the counts and the
+/// deterministic half of a milestone's completion), `directives`, `escalation`.
 pub fn assessor_sections(state: &WorkflowState) -> BTreeMap<String, String> {
     let mut s = Sections::new();
     let active = state.active_milestone.as_deref();
@@ -367,57 +400,69 @@ pub fn assessor_sections(state: &WorkflowState) -> BTreeMap<String, String> {
         Ok(()) => "the milestone can be closed: its tasks are done or skipped".to_owned(),
         Err(why) => format!("the milestone cannot be closed yet: {why}"),
     };
-    put(&mut s, "milestone_check", Some(check));
-    put(&mut s, "counts", Some(counts(state)));
+    put(&mut s, "stats", Some(format!("{}\nMilestone check: {check}", counts(state))));
     put(&mut s, "directives", directives(state));
     put(&mut s, "escalation", escalation(state));
-    s
+    complete("assessor", s)
 }
 
-/// The scope agent's sections: `user_request` and `working_environment`; for a review also
-/// `remit`, `milestones`, `done_list` (the last 10 of the run), `assessment_notes` (with the
-/// gaps) and `escalation`.
+/// The scope agent's variables: `user_request`, `workspace` and `project_context`; for a
+/// review also `remit`, `milestones`, `done_list` (the last 10 of the run) and `assessment`
+/// (the assessor's notes and gaps, and the planner's escalation).
 pub fn scope_sections(state: &WorkflowState, review: bool) -> BTreeMap<String, String> {
     let mut s = Sections::new();
     put(&mut s, "user_request", Some(state.user_request.clone()));
-    put(&mut s, "working_environment", Some(working_environment(state)));
-    if review {
-        put(&mut s, "remit", Some(state.remit.clone()));
-        put(&mut s, "milestones", milestones(state));
-        put(&mut s, "done_list", done_list(state, None, 10));
-        put(&mut s, "assessment_notes", assessment_notes(state));
-        put(&mut s, "escalation", escalation(state));
+    put(&mut s, "workspace", Some(working_environment(state)));
+    put(&mut s, "project_context", Some(clip(&state.project_context, PROJECT_CONTEXT_CHARS)));
+    if !review {
+        return complete("scope_initial", s);
     }
-    s
-}
-
-/// The report's sections: `user_request`, `remit`, `milestones`, `counts`,
-/// `completed_tasks` (last 10), `failed_tasks` (last 5), `status` (the honest outcome and
-/// why the run ended), `assessment_notes`.
-pub fn report_sections(state: &WorkflowState) -> BTreeMap<String, String> {
-    let mut s = Sections::new();
-    put(&mut s, "user_request", Some(state.user_request.clone()));
     put(&mut s, "remit", Some(state.remit.clone()));
     put(&mut s, "milestones", milestones(state));
-    put(&mut s, "counts", Some(counts(state)));
+    put(&mut s, "done_list", done_list(state, None, 10));
+    let assessment = [assessment_notes(state), escalation(state)]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n");
+    put(&mut s, "assessment", Some(assessment));
+    complete("scope_review", s)
+}
+
+/// The report's variables: `remit`, `milestones`, `stats`, `completed_tasks` (last 10),
+/// `failed_tasks` (last 5), `status` (the honest outcome and why the run ended), `error` (what
+/// failed, when an agent or the scope did), `assessment`.
+pub fn report_sections(state: &WorkflowState) -> BTreeMap<String, String> {
+    let mut s = Sections::new();
+    put(&mut s, "remit", Some(state.remit.clone()));
+    put(&mut s, "milestones", milestones(state));
+    put(&mut s, "stats", Some(counts(state)));
     put(
         &mut s,
         "completed_tasks",
         tasks_with(state, TaskStatus::Completed, 10, None),
     );
     put(&mut s, "failed_tasks", tasks_with(state, TaskStatus::Failed, 5, None));
+    let end = end_reason_at_report(state);
     let status = status_text(&final_status(state));
-    let ended = end_reason_at_report(state).map_or_else(String::new, |e| format!("\nEnded because {e}."));
+    let ended = end.as_ref().map_or_else(String::new, |e| format!("\nEnded because {e}."));
     put(&mut s, "status", Some(format!("{status}{ended}")));
-    put(&mut s, "assessment_notes", assessment_notes(state));
-    s
+    let error = end.filter(|e| {
+        matches!(
+            e,
+            EndReason::AgentFailed { .. } | EndReason::ModelCallLimit { .. } | EndReason::ScopeFailed { .. }
+        )
+    });
+    put(&mut s, "error", error.map(|e| e.to_string()));
+    put(&mut s, "assessment", assessment_notes(state));
+    complete("report", s)
 }
 
-/// The supervisor's sections: `user_request`, `remit`, `milestone`, `done_list`, `task` (with
-/// the last verification), `directives` (in force) and `events` (the last 20).
+/// The supervisor's variables: `remit`, `milestone`, `done_list`, `task` (with the last
+/// verification), `events` (the last 20), `directives` (in force and waiting), `knowledge` (its
+/// own notes from earlier reviews), `stats`.
 pub fn supervisor_sections(state: &WorkflowState) -> BTreeMap<String, String> {
     let mut s = Sections::new();
-    put(&mut s, "user_request", Some(state.user_request.clone()));
     put(&mut s, "remit", Some(state.remit.clone()));
     put(&mut s, "milestone", milestone(state));
     put(
@@ -435,5 +480,7 @@ pub fn supervisor_sections(state: &WorkflowState) -> BTreeMap<String, String> {
     put(&mut s, "directives", directives(state));
     let events = &state.events[state.events.len().saturating_sub(20)..];
     put(&mut s, "events", Some(events.join("\n")));
-    s
+    put(&mut s, "knowledge", bullets(&state.supervisor_notes));
+    put(&mut s, "stats", Some(counts(state)));
+    complete("supervisor", s)
 }
