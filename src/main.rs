@@ -1,5 +1,5 @@
-//! The `lemmings` command: today it draws and runs the demo graph; agent runs come once the
-//! agents' workflow graph exists.
+//! The `lemmings` command: today it draws the coding workflow's graph and runs the demo graph;
+//! agent runs (`lemmings run`) come with the CLI issue.
 //!
 //! Exit codes: 0 success, 1 the run failed, 2 usage error.
 
@@ -27,7 +27,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Print the graph as Mermaid (default) or Graphviz DOT.
+    /// Print the coding workflow's graph as Mermaid (default) or Graphviz DOT.
     #[command(after_help = "Examples:\n  lemmings graph\n  lemmings graph --format dot | dot -Tsvg > graph.svg")]
     Graph {
         /// The output format.
@@ -51,20 +51,26 @@ enum Format {
     Dot,
 }
 
+/// Prints the coding workflow's graph (every role on, nothing connected).
+fn draw_workflow(format: Format) -> anyhow::Result<()> {
+    let root = std::env::temp_dir();
+    let workflow = lemmings_agents::workflow::graph::drawing(&root)
+        .map_err(|error| anyhow::anyhow!("cannot build the workflow to draw it: {error}"))?;
+    let graph = workflow.graph();
+    print!(
+        "{}",
+        match format {
+            Format::Mermaid => graph.draw_mermaid(),
+            Format::Dot => graph.draw_dot(),
+        }
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Graph { format } => {
-            let graph = demo::graph();
-            print!(
-                "{}",
-                match format {
-                    Format::Mermaid => graph.draw_mermaid(),
-                    Format::Dot => graph.draw_dot(),
-                }
-            );
-            Ok(())
-        }
+        Command::Graph { format } => draw_workflow(format),
         Command::Demo { topic } => run_demo(topic),
     };
     match result {

@@ -28,20 +28,77 @@ fn graph_prints_mermaid() {
         ---
         graph TD;
         	__start__([<p>__start__</p>]):::first
-        	plan(plan)
-        	draft(draft)
-        	merge("merge (deferred)")
-        	review(review)
-        	reviewer("reviewer (background)")
+        	scope__initial("scope_initial")
+        	scope__review("scope_review")
+        	start__milestone("start_milestone")
+        	apply__guidance("apply_guidance")
+        	task__planner("task_planner")
+        	record__skip("record_skip")
+        	implementor(implementor)
+        	verify(verify)
+        	qa(qa)
+        	retry(retry)
+        	mark__complete("mark_complete")
+        	mark__failed("mark_failed")
+        	assessor(assessor)
+        	advance__milestone("advance_milestone")
+        	report(report)
+        	status__line("status_line (background)")
+        	supervisor("supervisor (background)")
         	__end__([<p>__end__</p>]):::last
-        	__start__ --> plan;
-        	__start__ --> reviewer;
-        	draft --> merge;
-        	merge --> review;
-        	plan -.-> draft;
-        	review -. &nbsp;revise&nbsp; .-> plan;
-        	review -. &nbsp;approve&nbsp; .-> __end__;
-        	reviewer --> __end__;
+        	__start__ --> scope__initial;
+        	start__milestone --> apply__guidance;
+        	verify --> qa;
+        	scope__initial -.-> start__milestone;
+        	scope__initial -.-> report;
+        	scope__initial -.-> status__line;
+        	scope__review -.-> start__milestone;
+        	scope__review -.-> report;
+        	scope__review -.-> status__line;
+        	apply__guidance -.-> task__planner;
+        	apply__guidance -.-> assessor;
+        	apply__guidance -.-> report;
+        	task__planner -.-> implementor;
+        	task__planner -.-> record__skip;
+        	task__planner -.-> mark__failed;
+        	task__planner -.-> assessor;
+        	task__planner -.-> report;
+        	task__planner -.-> status__line;
+        	task__planner -.-> supervisor;
+        	record__skip -.-> apply__guidance;
+        	record__skip -.-> assessor;
+        	record__skip -.-> report;
+        	implementor -.-> verify;
+        	implementor -.-> status__line;
+        	qa -.-> mark__complete;
+        	qa -.-> retry;
+        	qa -.-> mark__failed;
+        	qa -.-> assessor;
+        	qa -.-> report;
+        	qa -.-> status__line;
+        	retry -.-> implementor;
+        	retry -.-> apply__guidance;
+        	retry -.-> report;
+        	retry -.-> supervisor;
+        	mark__complete -.-> assessor;
+        	mark__complete -.-> apply__guidance;
+        	mark__complete -.-> report;
+        	mark__complete -.-> supervisor;
+        	mark__failed -.-> assessor;
+        	mark__failed -.-> report;
+        	mark__failed -.-> supervisor;
+        	assessor -.-> report;
+        	assessor -.-> scope__review;
+        	assessor -.-> advance__milestone;
+        	assessor -.-> apply__guidance;
+        	assessor -.-> status__line;
+        	assessor -.-> supervisor;
+        	advance__milestone -.-> start__milestone;
+        	advance__milestone -.-> report;
+        	report -.-> __end__;
+        	report -.-> status__line;
+        	status__line --> __end__;
+        	supervisor --> __end__;
         	classDef default fill:#f2f0ff,line-height:1.2
         	classDef first fill-opacity:0
         	classDef last fill:#bfb6fc
@@ -54,23 +111,80 @@ fn graph_prints_dot() {
     let (code, stdout, stderr) = lemmings(&["graph", "--format", "dot"]);
     assert_eq!((code, stderr.as_str()), (0, ""));
     expect![[r##"
-        digraph "demo" {
+        digraph "lemmings" {
         	rankdir=TB;
         	"__start__" [shape=oval, style=dashed];
-        	"plan" [shape=box];
-        	"draft" [shape=box];
-        	"merge" [shape=box, style=dashed, xlabel="deferred"];
-        	"review" [shape=box];
-        	"reviewer" [shape=box, style=dashed, xlabel="background"];
+        	"scope_initial" [shape=box];
+        	"scope_review" [shape=box];
+        	"start_milestone" [shape=box];
+        	"apply_guidance" [shape=box];
+        	"task_planner" [shape=box];
+        	"record_skip" [shape=box];
+        	"implementor" [shape=box];
+        	"verify" [shape=box];
+        	"qa" [shape=box];
+        	"retry" [shape=box];
+        	"mark_complete" [shape=box];
+        	"mark_failed" [shape=box];
+        	"assessor" [shape=box];
+        	"advance_milestone" [shape=box];
+        	"report" [shape=box];
+        	"status_line" [shape=box, style=dashed, xlabel="background"];
+        	"supervisor" [shape=box, style=dashed, xlabel="background"];
         	"__end__" [shape=oval, style=filled, fillcolor="#bfb6fc"];
-        	"__start__" -> "plan";
-        	"__start__" -> "reviewer";
-        	"draft" -> "merge";
-        	"merge" -> "review";
-        	"plan" -> "draft" [style=dotted];
-        	"review" -> "plan" [style=dotted, label="revise"];
-        	"review" -> "__end__" [style=dotted, label="approve"];
-        	"reviewer" -> "__end__";
+        	"__start__" -> "scope_initial";
+        	"start_milestone" -> "apply_guidance";
+        	"verify" -> "qa";
+        	"scope_initial" -> "start_milestone" [style=dotted];
+        	"scope_initial" -> "report" [style=dotted];
+        	"scope_initial" -> "status_line" [style=dotted];
+        	"scope_review" -> "start_milestone" [style=dotted];
+        	"scope_review" -> "report" [style=dotted];
+        	"scope_review" -> "status_line" [style=dotted];
+        	"apply_guidance" -> "task_planner" [style=dotted];
+        	"apply_guidance" -> "assessor" [style=dotted];
+        	"apply_guidance" -> "report" [style=dotted];
+        	"task_planner" -> "implementor" [style=dotted];
+        	"task_planner" -> "record_skip" [style=dotted];
+        	"task_planner" -> "mark_failed" [style=dotted];
+        	"task_planner" -> "assessor" [style=dotted];
+        	"task_planner" -> "report" [style=dotted];
+        	"task_planner" -> "status_line" [style=dotted];
+        	"task_planner" -> "supervisor" [style=dotted];
+        	"record_skip" -> "apply_guidance" [style=dotted];
+        	"record_skip" -> "assessor" [style=dotted];
+        	"record_skip" -> "report" [style=dotted];
+        	"implementor" -> "verify" [style=dotted];
+        	"implementor" -> "status_line" [style=dotted];
+        	"qa" -> "mark_complete" [style=dotted];
+        	"qa" -> "retry" [style=dotted];
+        	"qa" -> "mark_failed" [style=dotted];
+        	"qa" -> "assessor" [style=dotted];
+        	"qa" -> "report" [style=dotted];
+        	"qa" -> "status_line" [style=dotted];
+        	"retry" -> "implementor" [style=dotted];
+        	"retry" -> "apply_guidance" [style=dotted];
+        	"retry" -> "report" [style=dotted];
+        	"retry" -> "supervisor" [style=dotted];
+        	"mark_complete" -> "assessor" [style=dotted];
+        	"mark_complete" -> "apply_guidance" [style=dotted];
+        	"mark_complete" -> "report" [style=dotted];
+        	"mark_complete" -> "supervisor" [style=dotted];
+        	"mark_failed" -> "assessor" [style=dotted];
+        	"mark_failed" -> "report" [style=dotted];
+        	"mark_failed" -> "supervisor" [style=dotted];
+        	"assessor" -> "report" [style=dotted];
+        	"assessor" -> "scope_review" [style=dotted];
+        	"assessor" -> "advance_milestone" [style=dotted];
+        	"assessor" -> "apply_guidance" [style=dotted];
+        	"assessor" -> "status_line" [style=dotted];
+        	"assessor" -> "supervisor" [style=dotted];
+        	"advance_milestone" -> "start_milestone" [style=dotted];
+        	"advance_milestone" -> "report" [style=dotted];
+        	"report" -> "__end__" [style=dotted];
+        	"report" -> "status_line" [style=dotted];
+        	"status_line" -> "__end__";
+        	"supervisor" -> "__end__";
         }
     "##]]
     .assert_eq(&stdout);
@@ -136,7 +250,7 @@ fn help_lists_commands_and_exit_codes() {
         Usage: lemmings <COMMAND>
 
         Commands:
-          graph  Print the graph as Mermaid (default) or Graphviz DOT
+          graph  Print the coding workflow's graph as Mermaid (default) or Graphviz DOT
           demo   Run the demo graph on a topic and print each superstep
           help   Print this message or the help of the given subcommand(s)
 

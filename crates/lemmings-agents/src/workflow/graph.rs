@@ -31,13 +31,11 @@ use self::kit::{Kit, known_tools};
 use self::progress::{Progress, Settled};
 use super::control::{
     AgentFailure, Edge, Node, PROJECT_CONTEXT_CHARS, Transition, apply_agent_failure, apply_assessment,
-    apply_implementation, apply_plan, apply_qa, apply_report, apply_scope, apply_verification,
-    decide, edge, prompt_variables, run_control, supervisor_sections,
+    apply_implementation, apply_plan, apply_qa, apply_report, apply_scope, apply_verification, decide, edge,
+    prompt_variables, run_control, supervisor_sections,
 };
-use super::outputs::{
-    AssessmentOutput, ImplementationOutput, PlanAction, PlanOutput, QaOutput, ScopeOutput,
-};
-use super::state::{Condense, RunLimits, WorkflowState, WorkflowStateUpdate};
+use super::outputs::{AssessmentOutput, ImplementationOutput, PlanAction, PlanOutput, QaOutput, ScopeOutput};
+use super::state::{Condense, EndReason, RunLimits, WorkflowState, WorkflowStateUpdate};
 use super::verify::{CheckCommand, verify};
 use crate::agent::{AgentState, AgentStateUpdate, Stop};
 use crate::message::AgentMessage;
@@ -51,6 +49,11 @@ pub use self::progress::SUPERVISION_POINTS;
 pub const STATUS_NODE: &str = "status_line";
 /// The name of the background supervisor node.
 pub const SUPERVISOR_NODE: &str = "supervisor";
+
+/// The supersteps kept in reserve: a control node that finds no more than this many left
+/// ends the run, so that the report is still written (the longest stretch between two control
+/// nodes is five steps: apply_guidance → task_planner → implementor → verify → qa).
+pub const STEP_RESERVE: i64 = 8;
 
 /// The agents left out (with a notice) when their role is off or not configured.
 pub const OPTIONAL_AGENTS: &[&str] = &["deep_research", "supervisor"];
@@ -185,16 +188,30 @@ impl WorkflowBuilder {
             if node.is_agent() {
                 let spec = kit.spec(agent_of(node))?;
                 let agent = kit.agent(spec, false)?;
-                add_agent(&mut graph, node, agent.graph()?, spec.prompt.clone(), &self.workspace, &progress);
+                add_agent(
+                    &mut graph,
+                    node,
+                    agent.graph()?,
+                    spec.prompt.clone(),
+                    &self.workspace,
+                    &progress,
+                );
             } else if node == Node::Verify {
                 add_verify(&mut graph, &self.workspace, check.clone(), &progress);
             } else {
                 let progress = progress.clone();
-                graph.add_node(node.name(), move |state: Arc<WorkflowState>, _ctx: Ctx| {
+                graph.add_node(node.name(), move |state: Arc<WorkflowState>, ctx: Ctx| {
                     let progress = progress.clone();
                     async move {
-                        let transition = run_control(node, &state)
+                        let mut transition = run_control(node, &state)
                             .ok_or_else(|| NodeError::msg(format!("`{node}` is not a control node")))?;
+                        if state.end_reason.is_none() && ctx.remaining_steps() <= STEP_RESERVE {
+                            let end = EndReason::SuperstepLimit {
+                                limit: ctx.step() + ctx.remaining_steps(),
+                            };
+                            transition.event.push_str(&format!("; {end}"));
+                            transition.update = transition.update.end_reason(Some(end));
+                        }
                         Ok::<_, NodeError>(progress.finish(node, &state, transition, Settled::control(node)))
                     }
                 });
@@ -310,6 +327,61 @@ impl Workflow {
     /// to steer, and a cut status line is already written), and `thread` as the thread.
     pub fn run_config(thread: &str) -> RunConfig {
         RunConfig::thread(thread).background(BackgroundPolicy::Cancel)
+    }
+}
+
+/// The workflow with every role on (primary, summarizer, research, supervisor) over models that
+/// are never called, in `root`, for drawing its graph (`lemmings graph`) without a configuration
+/// or a server.
+///
+/// # Errors
+/// A broken built-in agent file (ruled out by the tests) or a `root` that cannot be opened.
+pub fn drawing(root: &std::path::Path) -> Result<Workflow, Box<dyn std::error::Error + Send + Sync>> {
+    use lemmings_models::{ChatModel, LlmConfig, ProviderKind, RoleConfig};
+    let roles = ["primary", "summarizer", "research", "supervisor"]
+        .into_iter()
+        .map(|name| (name.to_owned(), RoleConfig::new(name, ProviderKind::Ollama, "drawing")))
+        .collect();
+    let config = LlmConfig {
+        source: "the drawing".to_owned(),
+        roles,
+        disabled: BTreeMap::new(),
+    };
+    let models = LlmRegistry::with_models(&config, |role| {
+        Ok(Arc::new(Unconnected(role.name.clone())) as Arc<dyn ChatModel>)
+    })?;
+    let workspace = Workspace::open(root, lemmings_tools::WorkspaceOptions::default())?;
+    let mut tools = ToolsConfig::defaults("the drawing");
+    tools.allowed_commands = vec!["true".to_owned()];
+    Ok(WorkflowBuilder::new(AgentSpecs::builtin()?, models, workspace, tools).build()?)
+}
+
+/// A model that is never called (the drawing's).
+#[derive(Debug)]
+struct Unconnected(String);
+
+#[async_trait::async_trait]
+impl lemmings_models::ChatModel for Unconnected {
+    async fn chat(
+        &self,
+        _request: lemmings_models::ChatRequest,
+        _sink: Option<lemmings_models::TokenSink>,
+    ) -> Result<lemmings_models::ChatResponse, ModelError> {
+        Err(ModelError::new(
+            lemmings_models::ModelErrorKind::Config,
+            &self.info(),
+            "this workflow was built for drawing only; build it from a configuration to run it".to_owned(),
+        ))
+    }
+
+    fn info(&self) -> lemmings_models::ModelInfo {
+        lemmings_models::ModelInfo {
+            role: self.0.clone(),
+            provider: "none".to_owned(),
+            model: "drawing".to_owned(),
+            server: "none".to_owned(),
+            output_mode: lemmings_models::OutputMode::Tool,
+        }
     }
 }
 

@@ -257,6 +257,12 @@ pub enum EndReason {
         /// Why it is unusable.
         reason: String,
     },
+    /// The run was about to reach its superstep limit (the graph's recursion limit), so it
+    /// stopped at a control node while a report could still be written.
+    SuperstepLimit {
+        /// The superstep at which the run would have been stopped.
+        limit: i64,
+    },
     /// The planner aborted and the assessor saw no way on.
     PlannerAbort {
         /// The planner's escalation context.
@@ -300,6 +306,10 @@ impl fmt::Display for EndReason {
             EndReason::AgentFailed { agent, message } => write!(f, "the {agent} agent failed: {message}"),
             EndReason::ScopeFailed { reason } => write!(f, "no usable scope: {reason}"),
             EndReason::PlannerAbort { reason } => write!(f, "the planner aborted: {reason}"),
+            EndReason::SuperstepLimit { limit } => write!(
+                f,
+                "the superstep limit ({limit}) was nearly reached; raise [run] recursion_limit to go further"
+            ),
         }
     }
 }

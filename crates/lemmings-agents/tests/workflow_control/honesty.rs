@@ -76,8 +76,8 @@ fn final_status_is_honest() {
     }
     expect![[r#"
         verified and confirmed: Complete
-        nothing ever ran: Failed { reason: "the run stopped; no task changed any file" }
-        confirmed, but nothing was written: Failed { reason: "the assessor declared the work complete; no task changed any file" }
+        nothing ever ran: Failed { reason: "the run stopped; no task was completed with verified changes" }
+        confirmed, but nothing was written: Failed { reason: "the assessor declared the work complete; no task was completed with verified changes" }
         completed without evidence: Failed { reason: "task_001 was marked complete without verified evidence: it was never verified" }
         completed with evidence that changed nothing: Failed { reason: "task_001 was marked complete without verified evidence: claimed file `src/a.rs` is unchanged; no file changed in the workspace" }
         a check is configured but never ran: Failed { reason: "task_001 was marked complete without verified evidence: the check command did not run" }

@@ -75,8 +75,8 @@ fn the_planning_budget_ends_endless_re_planning() {
         qa: task_001 attempt 3: failed (plan_issue): the plan misses the tests
         retry: task_001 attempt 4 of 10: re-plan (plan_issue)
         apply_guidance: 0 new directive(s); 0 in force
-        report: failed: the planning limit (3 planner rounds) was reached; no task changed any file (template report)
-        => Failed { reason: "the planning limit (3 planner rounds) was reached; no task changed any file" }, end: Some(MaxPlannerRounds { limit: 3 })
+        report: failed: the planning limit (3 planner rounds) was reached; no task was completed with verified changes (template report)
+        => Failed { reason: "the planning limit (3 planner rounds) was reached; no task was completed with verified changes" }, end: Some(MaxPlannerRounds { limit: 3 })
     "#]],
     );
 }
@@ -101,8 +101,8 @@ fn an_agent_that_fails_ends_the_run_with_its_reason() {
         start_milestone: milestone_001: the parser works
         apply_guidance: 0 new directive(s); 0 in force
         task_planner: the task_planner agent reached its model-call limit (40)
-        report: failed: the task_planner agent reached its model-call limit; no task changed any file (template report)
-        => Failed { reason: "the task_planner agent reached its model-call limit; no task changed any file" }, end: Some(ModelCallLimit { agent: "task_planner" })
+        report: failed: the task_planner agent reached its model-call limit; no task was completed with verified changes (template report)
+        => Failed { reason: "the task_planner agent reached its model-call limit; no task was completed with verified changes" }, end: Some(ModelCallLimit { agent: "task_planner" })
     "#]],
     );
     assert_eq!(
@@ -124,8 +124,8 @@ fn a_scope_without_milestones_fails_the_run() {
         agents,
         expect![[r#"
         scope_initial: no milestone
-        report: failed: no usable scope: the scope agent gave no milestone; no task changed any file (template report)
-        => Failed { reason: "no usable scope: the scope agent gave no milestone; no task changed any file" }, end: Some(ScopeFailed { reason: "the scope agent gave no milestone" })
+        report: failed: no usable scope: the scope agent gave no milestone; no task was completed with verified changes (template report)
+        => Failed { reason: "no usable scope: the scope agent gave no milestone; no task was completed with verified changes" }, end: Some(ScopeFailed { reason: "the scope agent gave no milestone" })
     "#]],
     );
 }

@@ -118,8 +118,8 @@ fn retries_exhausted_fail_the_task_and_the_assessor_decides() {
             apply_guidance: 0 new directive(s); 0 in force
             task_planner: abort: the grammar is ambiguous (round 2)
             assessor: continue; 0 gap(s)
-            report: failed: the planner aborted: the grammar is ambiguous; no task changed any file (template report)
-            => Failed { reason: "the planner aborted: the grammar is ambiguous; no task changed any file" }, end: Some(PlannerAbort { reason: "the grammar is ambiguous" })
+            report: failed: the planner aborted: the grammar is ambiguous; no task was completed with verified changes (template report)
+            => Failed { reason: "the planner aborted: the grammar is ambiguous; no task was completed with verified changes" }, end: Some(PlannerAbort { reason: "the grammar is ambiguous" })
         "#]],
     );
 }
@@ -156,8 +156,8 @@ fn a_planner_that_only_skips_is_stopped() {
             apply_guidance: 0 new directive(s); 0 in force
             task_planner: skip: already done (round 6)
             record_skip: task_006 (6 in a row): already done
-            report: failed: the planner skipped 6 times in a row; no task changed any file (template report)
-            => Failed { reason: "the planner skipped 6 times in a row; no task changed any file" }, end: Some(ConsecutiveSkips { count: 6 })
+            report: failed: the planner skipped 6 times in a row; no task was completed with verified changes (template report)
+            => Failed { reason: "the planner skipped 6 times in a row; no task was completed with verified changes" }, end: Some(ConsecutiveSkips { count: 6 })
         "#]],
     );
 }
@@ -310,8 +310,8 @@ fn claims_without_changes_are_never_complete() {
         qa: task_001 attempt 3: passed, but verification failed: not complete
         mark_failed: task_001 failed after 3 attempt(s) (1 in a row): QA passed it, but verification failed: claimed file `src/task_001.rs` is unchan…
         assessor: complete; 0 gap(s)
-        report: failed: the assessor declared the work complete; no task changed any file (template report)
-        => Failed { reason: "the assessor declared the work complete; no task changed any file" }, end: Some(Completed)
+        report: failed: the assessor declared the work complete; no task was completed with verified changes (template report)
+        => Failed { reason: "the assessor declared the work complete; no task was completed with verified changes" }, end: Some(Completed)
     "#]],
     );
     assert!(matches!(run.state.status, RunStatus::Failed { .. }));

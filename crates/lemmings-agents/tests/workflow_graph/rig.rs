@@ -14,14 +14,18 @@ use lemmings_models::{
     ChatModel, ChatRequest, ChatResponse, FinishReason, LlmConfig, LlmRegistry, ModelError, ModelErrorKind, ModelInfo,
     OutputMode, ToolCall,
 };
-use lemmings_testkit::ScriptedModel;
+use lemmings_testkit::{Hold, ScriptedModel};
 use lemmings_tools::{ToolsConfig, Workspace, WorkspaceOptions};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 /// One scripted turn of an agent.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) enum Turn {
+    /// Waits for the hold, then takes the turn.
+    Held(Hold, Box<Turn>),
+    /// Runs the hook (when the turn is served), then takes the turn.
+    Hook(Arc<dyn Fn() + Send + Sync>, Box<Turn>),
     /// Calls `submit_<output>` with these arguments.
     Submit(Value),
     /// Calls one tool.
@@ -32,11 +36,16 @@ pub(crate) enum Turn {
     Down,
 }
 
+type Otherwise = Arc<dyn Fn(&ChatRequest) -> Turn + Send + Sync>;
+
 /// The queues of scripted turns, by agent: `scope`, `planner`, `implementor`, `coder`, `qa`,
 /// `assessor`, `report`, `supervisor`, `helper` (ask / explain_code).
 #[derive(Clone, Default)]
 pub(crate) struct Script {
     queues: Arc<Mutex<BTreeMap<String, VecDeque<Turn>>>>,
+    otherwise: Arc<Mutex<BTreeMap<String, Otherwise>>>,
+    requests: Arc<Mutex<Vec<ChatRequest>>>,
+    gauge: Arc<Mutex<(usize, usize)>>,
     served: Arc<Mutex<Vec<String>>>,
     ids: Arc<Mutex<u64>>,
 }
@@ -50,6 +59,21 @@ impl Script {
             .or_default()
             .extend(turns);
         self
+    }
+
+    /// Answers `agent`'s requests with `turn(request)` once its queue is empty.
+    pub(crate) fn otherwise(&self, agent: &str, turn: impl Fn(&ChatRequest) -> Turn + Send + Sync + 'static) {
+        self.otherwise.lock().unwrap().insert(agent.to_owned(), Arc::new(turn));
+    }
+
+    /// Every request the primary received, in order.
+    pub(crate) fn requests(&self) -> Vec<ChatRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// The most primary requests in flight at once.
+    pub(crate) fn max_in_flight(&self) -> usize {
+        self.gauge.lock().unwrap().1
     }
 
     /// The agents served, in order.
@@ -69,10 +93,23 @@ impl Script {
     }
 
     /// The answer to `request` from the queue of the agent that sent it.
-    pub(crate) fn answer(&self, role: &str, request: &ChatRequest) -> Result<ChatResponse, ModelError> {
+    pub(crate) async fn answer(&self, role: &str, request: &ChatRequest) -> Result<ChatResponse, ModelError> {
         let agent = agent_of(request);
         self.served.lock().unwrap().push(agent.clone());
-        let turn = self.queues.lock().unwrap().get_mut(&agent).and_then(VecDeque::pop_front);
+        self.requests.lock().unwrap().push(request.clone());
+        let mut turn = self
+            .queues
+            .lock()
+            .unwrap()
+            .get_mut(&agent)
+            .and_then(VecDeque::pop_front);
+        if turn.is_none() {
+            let otherwise = self.otherwise.lock().unwrap().get(&agent).cloned();
+            turn = otherwise.map(|f| f(request));
+        }
+        if turn.is_none() && agent == "summarizer-work" {
+            turn = Some(Turn::Text("condensed by primary"));
+        }
         let info = ModelInfo {
             role: role.to_owned(),
             provider: "scripted".to_owned(),
@@ -80,12 +117,25 @@ impl Script {
             server: "scripted".to_owned(),
             output_mode: OutputMode::Tool,
         };
-        let Some(turn) = turn else {
+        let Some(mut turn) = turn else {
             return Err(ModelError::new(
                 ModelErrorKind::Request,
                 &info,
                 format!("no turn scripted for `{agent}`"),
             ));
+        };
+        let turn = loop {
+            turn = match turn {
+                Turn::Held(hold, next) => {
+                    hold.released().await;
+                    *next
+                }
+                Turn::Hook(hook, next) => {
+                    hook();
+                    *next
+                }
+                other => break other,
+            };
         };
         let submit = request
             .tools
@@ -119,13 +169,61 @@ impl Script {
                     "connection refused".to_owned(),
                 ));
             }
+            Turn::Held(..) | Turn::Hook(..) => unreachable!("unwrapped above"),
         })
+    }
+}
+
+/// The primary model of the tests: answers each agent from its queue in [`Script`].
+#[derive(Clone)]
+pub(crate) struct Primary {
+    script: Script,
+}
+
+impl std::fmt::Debug for Primary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Primary")
+    }
+}
+
+#[async_trait::async_trait]
+impl ChatModel for Primary {
+    async fn chat(
+        &self,
+        request: ChatRequest,
+        _sink: Option<lemmings_models::TokenSink>,
+    ) -> Result<ChatResponse, ModelError> {
+        {
+            let mut gauge = self.script.gauge.lock().unwrap();
+            gauge.0 += 1;
+            gauge.1 = gauge.1.max(gauge.0);
+        }
+        let answer = self.script.answer("primary", &request).await;
+        self.script.gauge.lock().unwrap().0 -= 1;
+        answer
+    }
+
+    fn info(&self) -> ModelInfo {
+        ModelInfo {
+            role: "primary".to_owned(),
+            provider: "scripted".to_owned(),
+            model: "scripted-primary".to_owned(),
+            server: "scripted".to_owned(),
+            output_mode: OutputMode::Tool,
+        }
     }
 }
 
 /// Which agent sent `request`: by the submit tool it is offered; `report` when it has no tools;
 /// `helper` for a free-text agent with tools.
 pub(crate) fn agent_of(request: &ChatRequest) -> String {
+    // The summarizer's work (status lines, summaries, compression) has no system prompt.
+    if !matches!(
+        request.messages.first(),
+        Some(lemmings_models::ChatMessage::System { .. })
+    ) {
+        return "summarizer-work".to_owned();
+    }
     let submit = request.tools.iter().find_map(|t| t.name.strip_prefix("submit_"));
     match submit {
         Some("scope") => "scope",
@@ -146,6 +244,7 @@ pub(crate) fn agent_of(request: &ChatRequest) -> String {
 pub(crate) struct Roles {
     pub(crate) supervisor: bool,
     pub(crate) summarizer_fallback: bool,
+    pub(crate) context_tokens: u32,
 }
 
 impl Default for Roles {
@@ -153,6 +252,7 @@ impl Default for Roles {
         Roles {
             supervisor: false,
             summarizer_fallback: true,
+            context_tokens: 32768,
         }
     }
 }
@@ -165,7 +265,7 @@ provider = "openai_compatible"
 model = "qwen3-8b"
 base_url = "http://127.0.0.1:9/v1"
 max_attempts = 1
-context_tokens = 32768
+context_tokens = CONTEXT
 
 [llm.summarizer]
 provider = "ollama"
@@ -174,6 +274,7 @@ base_url = "http://127.0.0.1:10"
 max_attempts = 1
 "#,
     );
+    let mut text = text.replace("CONTEXT", &roles.context_tokens.to_string());
     if roles.summarizer_fallback {
         text.push_str("fallback = [\"primary\"]\n");
     }
@@ -197,7 +298,7 @@ pub(crate) struct Rig {
     pub(crate) dir: TempDir,
     pub(crate) workspace: Arc<Workspace>,
     pub(crate) script: Script,
-    pub(crate) primary: Arc<ScriptedModel>,
+    pub(crate) primary: Arc<Primary>,
     pub(crate) summarizer: Arc<ScriptedModel>,
     pub(crate) supervisor: Arc<ScriptedModel>,
     pub(crate) workflow: Workflow,
@@ -206,15 +307,19 @@ pub(crate) struct Rig {
 
 impl Rig {
     pub(crate) fn new(roles: Roles) -> Rig {
-        Rig::with(roles, None, Arc::new(ScriptedModel::new("supervisor")))
+        Rig::with(
+            roles,
+            None,
+            Arc::new(ScriptedModel::new("supervisor")),
+            AgentSpecs::builtin().expect("built-ins load"),
+        )
     }
 
-    pub(crate) fn with(roles: Roles, check: Option<&str>, supervisor: Arc<ScriptedModel>) -> Rig {
+    pub(crate) fn with(roles: Roles, check: Option<&str>, supervisor: Arc<ScriptedModel>, specs: AgentSpecs) -> Rig {
         let dir = tempfile::tempdir().expect("a temp dir");
         let workspace = Workspace::open(dir.path(), WorkspaceOptions::default()).expect("the workspace opens");
         let script = Script::default();
-        let answer = script.clone();
-        let primary = Arc::new(ScriptedModel::new("primary").fallback_to(move |request| answer.answer("primary", request)));
+        let primary = Arc::new(Primary { script: script.clone() });
         let summarizer = Arc::new(ScriptedModel::new("summarizer"));
         let models = {
             let primary = primary.clone();
@@ -233,7 +338,7 @@ impl Rig {
         if let Some(check) = check {
             tools.allowed_commands = vec![check.to_owned()];
         }
-        let workflow = WorkflowBuilder::new(AgentSpecs::builtin().expect("built-ins load"), models, workspace.clone(), tools)
+        let workflow = WorkflowBuilder::new(specs, models, workspace.clone(), tools)
             .check_command(check.map(str::to_owned))
             .build()
             .expect("the workflow builds");
@@ -255,9 +360,13 @@ impl Rig {
 
     /// Runs `request` to the end with `limits`, checkpointed in memory.
     pub(crate) async fn run(&self, limits: RunLimits) -> WorkflowState {
+        self.run_with(limits, self.config()).await
+    }
+
+    pub(crate) async fn run_with(&self, limits: RunLimits, config: RunConfig) -> WorkflowState {
         let graph = self.workflow.graph().clone().with_checkpointer(self.saver.clone());
         let output = graph
-            .invoke(self.workflow.input("Add a greeting module.", limits), &self.config())
+            .invoke(self.workflow.input("Add a greeting module.", limits), &config)
             .await
             .expect("the run finishes");
         output.value
@@ -303,7 +412,10 @@ pub(crate) fn write_through_coder(script: &Script, path: &'static str, content: 
     script.push(
         "implementor",
         [
-            Turn::Call("coder", json!({"query": format!("Create {path} with the greet function.")})),
+            Turn::Call(
+                "coder",
+                json!({"query": format!("Create {path} with the greet function.")}),
+            ),
             Turn::Submit(json!({
                 "files_modified": [path],
                 "result_summary": format!("created {path}"),

@@ -83,7 +83,7 @@ pub fn final_status(state: &WorkflowState) -> RunStatus {
         .map_or_else(|| "the run stopped".to_owned(), ToString::to_string);
     if completed.is_empty() {
         return RunStatus::Failed {
-            reason: format!("{ended}; no task changed any file"),
+            reason: format!("{ended}; no task was completed with verified changes"),
         };
     }
     let progress = progress(state);

@@ -97,7 +97,9 @@ impl<'a> Kit<'a> {
 
     /// The spec of `name`.
     pub(crate) fn spec(&self, name: &str) -> Result<&'a AgentSpec, WorkflowError> {
-        self.specs.get(name).ok_or_else(|| WorkflowError::MissingAgent { name: name.to_owned() })
+        self.specs
+            .get(name)
+            .ok_or_else(|| WorkflowError::MissingAgent { name: name.to_owned() })
     }
 
     /// Whether the role of `name`'s spec is switched on.
