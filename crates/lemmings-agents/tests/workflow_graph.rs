@@ -45,6 +45,25 @@ async fn the_happy_path_completes_with_verified_evidence() {
     .assert_eq(&trace(&state));
     assert_eq!(state.status, RunStatus::Complete);
     assert!(rig.script.left().is_empty(), "{:?}", rig.script.left());
+    assert_eq!(
+        rig.script.max_in_flight(),
+        1,
+        "the primary served one request at a time"
+    );
+}
+
+#[tokio::test]
+async fn a_primary_that_is_down_ends_the_run_failed_with_the_template_report() {
+    let rig = Rig::new(Roles::default());
+    rig.script.push("scope", [Turn::Down]);
+    rig.script.push("report", [Turn::Down]);
+    let state = rig.run(RunLimits::default()).await;
+    expect![[r#"
+        scope_initial: the scope_initial agent failed: role `primary` (model scripted-primary): connection refused
+        report: failed: the scope_initial agent failed: role `primary` (model scripted-primary): connection refused; no task was completed with verified changes (the report agent failed: role `primary` (model scripted-primary): connection refused; template report)"#]].assert_eq(&trace(&state));
+    assert!(matches!(state.status, RunStatus::Failed { .. }));
+    let report = state.work_report.unwrap_or_default();
+    assert!(report.contains("scope_initial"), "{report}");
 }
 
 const GREET: &str = "pub fn greet(name: &str) -> String { format!(\"Hello, {name}!\") }\n";

@@ -258,7 +258,7 @@ impl Default for Roles {
 }
 
 pub(crate) fn config(roles: &Roles) -> LlmConfig {
-    let mut text = String::from(
+    let text = String::from(
         r#"
 [llm.primary]
 provider = "openai_compatible"
@@ -296,11 +296,8 @@ max_attempts = 1
 /// A workflow over scripted models in a temp workspace.
 pub(crate) struct Rig {
     pub(crate) dir: TempDir,
-    pub(crate) workspace: Arc<Workspace>,
     pub(crate) script: Script,
-    pub(crate) primary: Arc<Primary>,
     pub(crate) summarizer: Arc<ScriptedModel>,
-    pub(crate) supervisor: Arc<ScriptedModel>,
     pub(crate) workflow: Workflow,
     pub(crate) saver: Arc<InMemorySaver>,
 }
@@ -344,11 +341,8 @@ impl Rig {
             .expect("the workflow builds");
         Rig {
             dir,
-            workspace,
             script,
-            primary,
             summarizer,
-            supervisor,
             workflow,
             saver: Arc::new(InMemorySaver::new()),
         }
