@@ -26,8 +26,8 @@ use lemmings_models::{ChatModel, Sampling, Thinking};
 use lemmings_tools::Tool;
 
 use self::middleware::Middleware;
-use crate::normalise::Normaliser;
 pub use self::state::{AgentState, AgentStateUpdate, Stop, ToolTask};
+use crate::normalise::Normaliser;
 
 /// The default number of times an invalid structured output is sent back with its errors.
 pub const DEFAULT_MAX_REPROMPTS: u32 = 2;

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use lemmings_models::think::split_thinking;
 use lemmings_models::structured::OutputSchema;
+use lemmings_models::think::split_thinking;
 use lemmings_models::{ChatMessage, ChatModel, ChatRequest};
 use serde_json::Value;
 

@@ -24,8 +24,8 @@ use std::collections::BTreeMap;
 
 use crate::summarize::SummarizationConfig;
 
-pub use self::builtin::{HELPER_PROMPTS, KNOWN_OUTPUTS, PROMPT_VARIABLES, builtin_files};
 pub(crate) use self::builtin::variables_of;
+pub use self::builtin::{HELPER_PROMPTS, KNOWN_OUTPUTS, PROMPT_VARIABLES, builtin_files};
 pub use self::config::{AgentOverride, AgentsConfig};
 pub use self::error::SpecError;
 pub use self::template::{EMPTY_VALUE, PromptTemplate, TASK_SEPARATOR};

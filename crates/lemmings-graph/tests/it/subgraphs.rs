@@ -280,5 +280,8 @@ async fn subgraph_with_judges_the_child_against_the_parent_and_can_fail() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(error.contains("research") && error.contains("nothing to research"), "{error}");
+    assert!(
+        error.contains("research") && error.contains("nothing to research"),
+        "{error}"
+    );
 }

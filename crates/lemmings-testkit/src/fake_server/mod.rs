@@ -1,6 +1,9 @@
 //! [`FakeServer`]: a loopback HTTP/1.1 server that answers LLM requests from a script, for tests
 //! of the provider code over real HTTP. It runs on the test's tokio runtime (paused time
 //! included) and uses no timer except the delays a [`Reply`] asks for.
+//!
+//! [`FakeServer::refuse_concurrent`] makes it a server that answers one request at a time, so a
+//! test can prove a client never sends two at once.
 
 mod ollama;
 mod openai;
@@ -54,7 +57,8 @@ impl Recorded {
 /// A scripted LLM server on `127.0.0.1`. Each request takes the next queued [`Reply`] (or the
 /// default); `GET .../models` and `GET /api/tags` answer from [`FakeServer::set_models`]
 /// without consuming the queue once models are set. Clones share the server; dropping the last
-/// one stops it, closing every connection.
+/// one stops it, closing every connection. With [`FakeServer::refuse_concurrent`], a request
+/// that arrives while another is being answered gets a 503 instead.
 #[derive(Clone)]
 pub struct FakeServer {
     inner: Arc<Inner>,
@@ -86,6 +90,40 @@ struct State {
     default: Option<Reply>,
     models: Option<Vec<String>>,
     requests: Vec<Recorded>,
+    /// Whether a request arriving while another is being answered is refused with a 503.
+    refuse_concurrent: bool,
+    /// How many requests are being answered (arrived and not refused, answer not yet sent).
+    serving: usize,
+    /// How many requests were refused for arriving while another was being answered.
+    refused: usize,
+}
+
+/// What keeps a request counted while it is answered: in flight (every request) and, unless
+/// it was refused, serving. Dropped when the answer's last bytes are handed over (or the
+/// connection is dropped), like the in-flight count.
+pub(crate) struct InFlight {
+    gauge: GaugeGuard,
+    serving: Option<Serving>,
+}
+
+impl fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InFlight")
+            .field("gauge", &self.gauge)
+            .field("serving", &self.serving.is_some())
+            .finish()
+    }
+}
+
+/// One request being answered, counted in `State::serving` until dropped.
+struct Serving {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.shared.state().serving -= 1;
+    }
 }
 
 /// What to answer a request with, decided when it arrives.
@@ -167,9 +205,25 @@ impl FakeServer {
         self.inner.shared.gauge.now()
     }
 
-    /// The most requests that were being answered at once.
+    /// The most requests that were being answered at once (refused ones included, while their
+    /// 503 is sent).
     pub fn max_in_flight(&self) -> usize {
         self.inner.shared.gauge.max()
+    }
+
+    /// Answers one request at a time: a request that arrives (is read and recorded) while
+    /// another is being answered (from its arrival until its answer's last bytes are handed
+    /// over, holds, delays and hangs included) gets a 503 with an OpenAI-style error body
+    /// (`{"error":{"message":..,"type":"server_error","code":503}}`), as a server without a
+    /// free slot would. It is recorded, counted by [`FakeServer::refused`], and takes nothing
+    /// from the queue. Applies to every request, model listings included.
+    pub fn refuse_concurrent(&self) {
+        self.state().refuse_concurrent = true;
+    }
+
+    /// How many requests [`FakeServer::refuse_concurrent`] refused.
+    pub fn refused(&self) -> usize {
+        self.state().refused
     }
 
     /// `http://127.0.0.1:<port>` of a port where nothing listens (bound, read, released).
@@ -202,9 +256,23 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records the request and picks its answer; returns its number (from 1).
-    fn arrive(&self, recorded: Recorded) -> (Answer, usize) {
+    /// Records the request and picks its answer; returns its number (from 1), and its serving
+    /// slot unless it was refused.
+    fn arrive(self: &Arc<Self>, recorded: Recorded) -> (Answer, usize, Option<Serving>) {
         let mut state = self.state();
+        if state.refuse_concurrent && state.serving > 0 {
+            state.refused += 1;
+            let message = format!(
+                "fake server: refused {} {}: another request is being answered",
+                recorded.method, recorded.path
+            );
+            state.requests.push(recorded);
+            let seq = state.requests.len();
+            drop(state);
+            self.arrived.send_replace(seq);
+            return (Answer::Scripted(Box::new(Reply::error(503, &message))), seq, None);
+        }
+        state.serving += 1;
         let listing = recorded.method == "GET" && (recorded.path.ends_with("/models") || recorded.path == "/api/tags");
         let answer = match &state.models {
             Some(models) if listing && recorded.path == "/api/tags" => Answer::Ready(Rendered::ollama_tags(models)),
@@ -223,8 +291,12 @@ impl Shared {
         state.requests.push(recorded);
         let seq = state.requests.len();
         drop(state);
+        // Made with the lock released: its drop takes the lock.
+        let serving = Serving {
+            shared: Arc::clone(self),
+        };
         self.arrived.send_replace(seq);
-        (answer, seq)
+        (answer, seq, Some(serving))
     }
 }
 
@@ -237,6 +309,9 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
             continue;
         };
         while connections.try_join_next().is_some() {}
+        // As real servers do: without it, Nagle's algorithm holds a response's last small write
+        // until the client acknowledges the first, which costs ~40 ms per answer.
+        let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
         connections.spawn(async move {
             let service = service_fn(move |request| respond(Arc::clone(&shared), request));
@@ -249,7 +324,7 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 async fn respond(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<ReplyBody>, std::io::Error> {
-    let in_flight = shared.gauge.enter();
+    let gauge = shared.gauge.enter();
     let (parts, body) = request.into_parts();
     let bytes = body.collect().await.map_err(std::io::Error::other)?.to_bytes();
     let body = if bytes.is_empty() {
@@ -274,9 +349,11 @@ async fn respond(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Resp
         body,
     };
     let (path, body) = (recorded.path.clone(), recorded.body.clone());
-    let (reply, seq) = match shared.arrive(recorded) {
-        (Answer::Ready(rendered), _) => return Ok(build(rendered, &[], None, in_flight)),
-        (Answer::Scripted(reply), seq) => (*reply, seq),
+    let (answer, seq, serving) = shared.arrive(recorded);
+    let in_flight = InFlight { gauge, serving };
+    let reply = match answer {
+        Answer::Ready(rendered) => return Ok(build(rendered, &[], None, in_flight)),
+        Answer::Scripted(reply) => *reply,
     };
     if let Some(hold) = &reply.hold {
         hold.released().await;
@@ -306,7 +383,7 @@ fn build(
     rendered: Rendered,
     headers: &[(String, String)],
     cut_after: Option<usize>,
-    in_flight: GaugeGuard,
+    in_flight: InFlight,
 ) -> Response<ReplyBody> {
     let mut builder = Response::builder()
         .status(rendered.status)

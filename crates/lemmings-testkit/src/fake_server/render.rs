@@ -10,8 +10,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use serde_json::{Value, json};
 
 use super::reply::{Completion, Reply, ReplyKind};
-use super::{ollama, openai};
-use crate::sync::GaugeGuard;
+use super::{InFlight, ollama, openai};
 
 /// The `created` timestamp of every OpenAI object (fixed so bodies can be snapshotted).
 pub(crate) const CREATED: u64 = 1_700_000_000;
@@ -156,7 +155,7 @@ pub(crate) struct ReplyBody {
     frames: VecDeque<Bytes>,
     length: Option<u64>,
     cut: Cut,
-    in_flight: Option<GaugeGuard>,
+    in_flight: Option<InFlight>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -170,7 +169,7 @@ enum Cut {
 impl ReplyBody {
     /// The body of `payload`, keeping only the first `cut_after` units (bytes of a whole body,
     /// events of a stream) and then aborting.
-    pub(crate) fn new(payload: Payload, cut_after: Option<usize>, in_flight: GaugeGuard) -> Self {
+    pub(crate) fn new(payload: Payload, cut_after: Option<usize>, in_flight: InFlight) -> Self {
         let (mut frames, length): (VecDeque<Bytes>, _) = match payload {
             Payload::Whole(bytes) => {
                 let length = bytes.len() as u64;

@@ -1,6 +1,7 @@
 //! The fake server's bookkeeping and misbehaviour over real loopback TCP: recorded requests,
 //! waiting for arrivals, in-flight counts, holds, delays under paused time, hangs, closes,
-//! refused connections, the default and missing replies, model listings.
+//! refused connections, refused concurrent requests, the default and missing replies, model
+//! listings.
 
 use std::time::Duration;
 
@@ -109,6 +110,70 @@ async fn held_replies_count_in_flight_until_released() {
         assert_eq!(answer.json()["choices"][0]["message"]["content"], "done");
     }
     assert_eq!((server.in_flight(), server.max_in_flight()), (0, 3));
+}
+
+#[tokio::test]
+async fn refusing_concurrent_requests_answers_503_without_taking_the_queue() {
+    let server = FakeServer::start().await;
+    server.refuse_concurrent();
+    let hold = Hold::new();
+    server.push(Reply::text("first").held(&hold));
+    server.push(Reply::text("second"));
+    let url = server.url();
+    let first = tokio::spawn(async move { client::post(&url, "/v1/chat/completions", &json!({ "n": 1 })).await });
+    server.wait_for_requests(1).await;
+
+    let refused = client::post(&server.url(), "/v1/chat/completions", &json!({ "n": 2 })).await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("content-type"), Some("application/json"));
+    let error = &refused.json()["error"];
+    assert_eq!((&error["type"], &error["code"]), (&json!("server_error"), &json!(503)));
+    assert_eq!(
+        error["message"],
+        "fake server: refused POST /v1/chat/completions: another request is being answered"
+    );
+    assert_eq!((server.refused(), server.remaining(), server.in_flight()), (1, 1, 1));
+
+    hold.release();
+    let first = first.await.expect("the client task panicked");
+    assert_eq!(first.json()["choices"][0]["message"]["content"], "first");
+    // Once an answer has been read the server is free: the next request takes the queue.
+    let next = client::post(&server.url(), "/v1/chat/completions", &json!({ "n": 3 })).await;
+    assert_eq!(next.json()["choices"][0]["message"]["content"], "second");
+
+    let bodies: Vec<Value> = server.requests().into_iter().map(|r| r.body["n"].clone()).collect();
+    assert_eq!(
+        bodies,
+        [json!(1), json!(2), json!(3)],
+        "refused requests are recorded too"
+    );
+    assert_eq!((server.refused(), server.remaining()), (1, 0));
+    assert_eq!(
+        (server.in_flight(), server.max_in_flight()),
+        (0, 2),
+        "a refused request is in flight while its 503 is sent"
+    );
+}
+
+#[tokio::test]
+async fn refusing_concurrent_requests_never_refuses_sequential_ones() {
+    let server = FakeServer::start().await;
+    server.refuse_concurrent();
+    server.set_models(vec!["m".into()]);
+    server.set_default(Completion::text("a streamed answer in many small chunks"));
+    let mut conn = client::connect(&server.url()).await.expect("cannot connect");
+    for stream in [true, false, true] {
+        let answer = conn.post("/v1/chat/completions", &json!({ "stream": stream })).await;
+        assert_eq!((answer.status, answer.error), (200, None));
+        assert_eq!(
+            conn.send("GET", "/v1/models", None).await.expect("no response").status,
+            200
+        );
+        let other = client::post(&server.url(), "/api/chat", &json!({ "stream": stream })).await;
+        assert_eq!(other.status, 200);
+    }
+    assert_eq!((server.refused(), server.max_in_flight()), (0, 1));
+    assert_eq!(server.requests().len(), 9);
 }
 
 #[tokio::test(start_paused = true)]

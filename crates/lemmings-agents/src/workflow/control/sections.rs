@@ -296,7 +296,11 @@ pub fn prompt_variables(node: Node, state: &WorkflowState) -> Option<BTreeMap<St
 pub fn planner_sections(state: &WorkflowState) -> BTreeMap<String, String> {
     let mut s = Sections::new();
     put(&mut s, "workspace", Some(working_environment(state)));
-    put(&mut s, "project_context", Some(clip(&state.project_context, PROJECT_CONTEXT_CHARS)));
+    put(
+        &mut s,
+        "project_context",
+        Some(clip(&state.project_context, PROJECT_CONTEXT_CHARS)),
+    );
     put(&mut s, "remit", Some(state.remit.clone()));
     put(&mut s, "milestone", milestone(state));
     put(
@@ -328,7 +332,11 @@ pub fn planner_sections(state: &WorkflowState) -> BTreeMap<String, String> {
 pub fn implementor_sections(state: &WorkflowState) -> BTreeMap<String, String> {
     let mut s = Sections::new();
     put(&mut s, "workspace", Some(working_environment(state)));
-    put(&mut s, "project_context", Some(clip(&state.project_context, PROJECT_CONTEXT_CHARS)));
+    put(
+        &mut s,
+        "project_context",
+        Some(clip(&state.project_context, PROJECT_CONTEXT_CHARS)),
+    );
     if let Some(current) = state.current() {
         put(&mut s, "task", Some(task(current)));
         put(&mut s, "plan", Some(current.plan.clone()));
@@ -400,7 +408,11 @@ pub fn assessor_sections(state: &WorkflowState) -> BTreeMap<String, String> {
         Ok(()) => "the milestone can be closed: its tasks are done or skipped".to_owned(),
         Err(why) => format!("the milestone cannot be closed yet: {why}"),
     };
-    put(&mut s, "stats", Some(format!("{}\nMilestone check: {check}", counts(state))));
+    put(
+        &mut s,
+        "stats",
+        Some(format!("{}\nMilestone check: {check}", counts(state))),
+    );
     put(&mut s, "directives", directives(state));
     put(&mut s, "escalation", escalation(state));
     complete("assessor", s)
@@ -413,7 +425,11 @@ pub fn scope_sections(state: &WorkflowState, review: bool) -> BTreeMap<String, S
     let mut s = Sections::new();
     put(&mut s, "user_request", Some(state.user_request.clone()));
     put(&mut s, "workspace", Some(working_environment(state)));
-    put(&mut s, "project_context", Some(clip(&state.project_context, PROJECT_CONTEXT_CHARS)));
+    put(
+        &mut s,
+        "project_context",
+        Some(clip(&state.project_context, PROJECT_CONTEXT_CHARS)),
+    );
     if !review {
         return complete("scope_initial", s);
     }
@@ -445,7 +461,9 @@ pub fn report_sections(state: &WorkflowState) -> BTreeMap<String, String> {
     put(&mut s, "failed_tasks", tasks_with(state, TaskStatus::Failed, 5, None));
     let end = end_reason_at_report(state);
     let status = status_text(&final_status(state));
-    let ended = end.as_ref().map_or_else(String::new, |e| format!("\nEnded because {e}."));
+    let ended = end
+        .as_ref()
+        .map_or_else(String::new, |e| format!("\nEnded because {e}."));
     put(&mut s, "status", Some(format!("{status}{ended}")));
     let error = end.filter(|e| {
         matches!(
