@@ -14,19 +14,7 @@ use rig::*;
 async fn the_happy_path_completes_with_verified_evidence() {
     let rig = Rig::new(Roles::default());
     let s = &rig.script;
-    s.push("scope", [scope(&["A greeting module exists"])]);
-    s.push(
-        "planner",
-        [implement("Create the greet function"), plan("milestone_done")],
-    );
-    write_through_coder(
-        s,
-        "src/greet.rs",
-        "pub fn greet(name: &str) -> String { format!(\"Hello, {name}!\") }\n",
-    );
-    s.push("qa", [qa(true, None)]);
-    s.push("assessor", [assess(true, true, false)]);
-    s.push("report", [Turn::Text("Added src/greet.rs with greet().")]);
+    one_task(s, "Create the greet function");
     let state = rig.run(RunLimits::default()).await;
     expect![[r#"
         scope_initial: remit of 47 chars, 1 milestone (milestone_001)
@@ -67,6 +55,17 @@ async fn a_primary_that_is_down_ends_the_run_failed_with_the_template_report() {
 }
 
 const GREET: &str = "pub fn greet(name: &str) -> String { format!(\"Hello, {name}!\") }\n";
+
+/// One milestone done in one task: scope, plan `task`, the coder writes src/greet.rs, QA passes,
+/// the assessor confirms, the report.
+fn one_task(s: &Script, task: &str) {
+    s.push("scope", [scope(&["A greeting module exists"])]);
+    s.push("planner", [implement(task), plan("milestone_done")]);
+    write_through_coder(s, "src/greet.rs", GREET);
+    s.push("qa", [qa(true, None)]);
+    s.push("assessor", [assess(true, true, false)]);
+    s.push("report", [Turn::Text("Done.")]);
+}
 
 fn limits(f: impl FnOnce(&mut RunLimits)) -> RunLimits {
     let mut limits = RunLimits::default();
@@ -435,12 +434,7 @@ async fn with_the_summarizer_down_its_work_falls_back_to_the_primary() {
         ))
     });
     let s = &rig.script;
-    s.push("scope", [scope(&["A greeting module exists"])]);
-    s.push("planner", [implement(LONG_TASK), plan("milestone_done")]);
-    write_through_coder(s, "src/greet.rs", GREET);
-    s.push("qa", [qa(true, None)]);
-    s.push("assessor", [assess(true, true, false)]);
-    s.push("report", [Turn::Text("Done.")]);
+    one_task(s, LONG_TASK);
     let config = rig.config().background(lemmings_graph::BackgroundPolicy::Wait);
     let state = rig.run_with(RunLimits::default(), config).await;
     assert_eq!(state.status, RunStatus::Complete);
@@ -541,15 +535,7 @@ async fn a_failing_supervisor_is_skipped_with_a_notice() {
         lemmings_agents::spec::AgentSpecs::builtin().expect("loads"),
     );
     let s = &rig.script;
-    s.push("scope", [scope(&["A greeting module exists"])]);
-    s.push(
-        "planner",
-        [implement("Create the greet function"), plan("milestone_done")],
-    );
-    write_through_coder(s, "src/greet.rs", GREET);
-    s.push("qa", [qa(true, None)]);
-    s.push("assessor", [assess(true, true, false)]);
-    s.push("report", [Turn::Text("Done.")]);
+    one_task(s, "Create the greet function");
     let config = rig.config().background(lemmings_graph::BackgroundPolicy::Wait);
     let state = rig.run_with(limits(|l| l.supervise_every = 1), config).await;
     assert_eq!(state.status, RunStatus::Complete, "{}", trace(&state));
@@ -745,4 +731,42 @@ async fn a_run_killed_inside_the_implementors_tool_loop_resumes_without_repaying
         std::fs::read_to_string(rig.dir.path().join("src/greet.rs")).unwrap(),
         GREET
     );
+}
+
+#[tokio::test]
+async fn the_check_commands_output_never_holds_an_api_key() {
+    const KEY: &str = "sk-canary-5c1e7a";
+    let rig = Rig::with(
+        Roles {
+            api_key: Some(KEY),
+            ..Roles::default()
+        },
+        // A check whose output shows the key (a test suite printing its configuration).
+        Some("cat settings.env"),
+        std::sync::Arc::new(lemmings_testkit::ScriptedModel::new("supervisor")),
+        lemmings_agents::spec::AgentSpecs::builtin().expect("loads"),
+    );
+    std::fs::write(rig.dir.path().join("settings.env"), format!("KEY={KEY}\n")).unwrap();
+    let s = &rig.script;
+    one_task(s, "Create the greet function");
+    let state = rig.run(RunLimits::default()).await;
+    assert_eq!(state.status, RunStatus::Complete, "{}", trace(&state));
+    let check = state.tasks["task_001"]
+        .evidence
+        .as_ref()
+        .and_then(|e| e.check.as_ref())
+        .expect("the check ran");
+    assert!(check.passed);
+    let saved = serde_json::to_string(&state).unwrap();
+    assert!(!saved.contains(KEY), "the key reached the state: {}", check.output_tail);
+    let qa_prompt: String = rig
+        .script
+        .requests()
+        .iter()
+        .filter(|r| agent_of(r) == "qa")
+        .flat_map(|r| r.messages.iter().map(|m| m.content().to_owned()))
+        .collect();
+    assert!(qa_prompt.contains("check `cat settings.env` passed"), "{qa_prompt}");
+    assert!(check.output_tail.contains("KEY=[redacted]"), "{}", check.output_tail);
+    assert!(!qa_prompt.contains(KEY));
 }

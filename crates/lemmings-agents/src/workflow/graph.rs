@@ -5,8 +5,8 @@
 //!
 //! - `status_line` (background): the summarizer condenses a node's status line that did not
 //!   fit in 80 characters (the node has already written it cut);
-//! - `supervisor` (background, started by a fan-out packet holding a snapshot of the state):
-//!   the supervisor agent reviews the run and appends directives to the mailbox, which
+//! - `supervisor` (background, started by the router naming it, with its own copy of the state
+//!   as it was then): the supervisor agent reviews the run and appends directives to the mailbox, which
 //!   `apply_guidance` takes in before the next planning round.
 //!
 //! [`WorkflowBuilder::build`] wires it from the agent specs, the model roles, the workspace and
@@ -24,6 +24,7 @@ use lemmings_graph::{
 };
 use lemmings_models::think::split_thinking;
 use lemmings_models::{LlmRegistry, ModelError};
+use lemmings_tools::command::CommandPolicy;
 use lemmings_tools::{ToolsConfig, Workspace};
 use serde::de::DeserializeOwned;
 
@@ -170,14 +171,19 @@ impl WorkflowBuilder {
                 .map(|spec| spec.role.as_str()),
         );
         self.specs.check(&known_tools(), &roles)?;
-        let check = self.check()?;
-        let mut kit = Kit::new(&self.specs, &self.models, &self.workspace, &self.tools)?;
+        // One command policy (with the API keys to scrub and redact) for run_command and the
+        // check command.
+        let policy = Arc::new(self.tools.command_policy(kit::secrets(&self.models)));
+        let check = self.check(&policy)?;
+        let commands = (!self.tools.allowed_commands.is_empty()).then(|| policy.clone());
+        let mut kit = Kit::new(&self.specs, &self.models, &self.workspace, commands)?;
 
         let supervisor_spec = kit.spec("supervisor")?;
         let supervisor = kit.role_on(supervisor_spec);
         if !supervisor {
+            let reason = kit.role_off_reason(supervisor_spec);
             kit.notices.push(format!(
-                "no supervisor: its role `{}` is off or not configured",
+                "no supervisor: its role `{}` is off ({reason})",
                 supervisor_spec.role
             ));
         }
@@ -268,11 +274,10 @@ impl WorkflowBuilder {
         })
     }
 
-    fn check(&self) -> Result<Option<CheckCommand>, WorkflowError> {
+    fn check(&self, policy: &Arc<CommandPolicy>) -> Result<Option<CheckCommand>, WorkflowError> {
         let Some(command) = &self.check_command else {
             return Ok(None);
         };
-        let policy = Arc::new(self.tools.command_policy(Vec::<String>::new()));
         if policy.parse(command).is_err() {
             return Err(WorkflowError::CheckNotAllowed {
                 command: command.clone(),
@@ -281,7 +286,7 @@ impl WorkflowBuilder {
         }
         Ok(Some(CheckCommand {
             command: command.clone(),
-            policy,
+            policy: policy.clone(),
         }))
     }
 }
@@ -310,8 +315,8 @@ impl Workflow {
         let root = self.workspace.root();
         let context = PROJECT_CONTEXT_FILES
             .iter()
-            .find_map(|name| self.workspace.read(name).ok())
-            .map(|(_, bytes)| clip(&String::from_utf8_lossy(&bytes), PROJECT_CONTEXT_CHARS))
+            .find_map(|name| self.workspace.peek(std::path::Path::new(name)).ok())
+            .map(|bytes| clip(&String::from_utf8_lossy(&bytes), PROJECT_CONTEXT_CHARS))
             .unwrap_or_default();
         WorkflowStateUpdate::default()
             .user_request(request.to_owned())
@@ -399,8 +404,9 @@ fn agent_of(node: Node) -> &'static str {
 }
 
 /// The router after `node`: the next node ([`decide`]), plus a packet for the status line when
-/// the node's line was cut, plus a packet with a snapshot for the supervisor when the node
-/// launched one.
+/// the node's line was cut, plus the supervisor when the node launched one (a background task
+/// starts with its own copy of the state, so no snapshot travels in a packet, and none is
+/// saved with every checkpoint while it runs).
 fn route(node: Node, state: &WorkflowState, condenses: bool, supervises: bool) -> Route {
     let mut goto: Vec<Goto> = vec![match edge(node) {
         Edge::End => Goto::from(END),
@@ -411,7 +417,7 @@ fn route(node: Node, state: &WorkflowState, condenses: bool, supervises: bool) -
         goto.push(SendTo::new(STATUS_NODE, task.clone()).into());
     }
     if supervises && state.supervise {
-        goto.push(SendTo::new(SUPERVISOR_NODE, state.clone()).into());
+        goto.push(Goto::from(SUPERVISOR_NODE));
     }
     goto.into_iter().collect()
 }

@@ -245,6 +245,7 @@ pub(crate) struct Roles {
     pub(crate) supervisor: bool,
     pub(crate) summarizer_fallback: bool,
     pub(crate) context_tokens: u32,
+    pub(crate) api_key: Option<&'static str>,
 }
 
 impl Default for Roles {
@@ -253,6 +254,7 @@ impl Default for Roles {
             supervisor: false,
             summarizer_fallback: true,
             context_tokens: 32768,
+            api_key: None,
         }
     }
 }
@@ -275,6 +277,12 @@ max_attempts = 1
 "#,
     );
     let mut text = text.replace("CONTEXT", &roles.context_tokens.to_string());
+    if let Some(key) = roles.api_key {
+        text = text.replace(
+            "max_attempts = 1\ncontext_tokens",
+            &format!("api_key = \"{key}\"\nmax_attempts = 1\ncontext_tokens"),
+        );
+    }
     if roles.summarizer_fallback {
         text.push_str("fallback = [\"primary\"]\n");
     }

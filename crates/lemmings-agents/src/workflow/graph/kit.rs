@@ -3,12 +3,12 @@
 //! as tools), middleware (call limits, summarization on the summarizer role), structured output
 //! and normaliser.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lemmings_models::{ChatModel, LlmRegistry};
-use lemmings_tools::command::RunCommand;
-use lemmings_tools::{Tool, ToolsConfig, Workspace, file_tools};
+use lemmings_tools::command::{CommandPolicy, RunCommand};
+use lemmings_tools::{Tool, Workspace, file_tools};
 
 use super::WorkflowError;
 use crate::agent::Agent;
@@ -60,18 +60,19 @@ pub(crate) struct Kit<'a> {
 }
 
 impl<'a> Kit<'a> {
+    /// The kit for `specs` on `models`' roles in `workspace`; `run_command` is offered under
+    /// `commands` when some are allowed.
     pub(crate) fn new(
         specs: &'a AgentSpecs,
         models: &'a LlmRegistry,
         workspace: &Arc<Workspace>,
-        tools: &ToolsConfig,
+        commands: Option<Arc<CommandPolicy>>,
     ) -> Result<Kit<'a>, WorkflowError> {
         let mut base: BTreeMap<String, Arc<dyn Tool>> = file_tools(workspace.clone())
             .into_iter()
             .map(|tool| (tool.name().to_owned(), tool))
             .collect();
-        if !tools.allowed_commands.is_empty() {
-            let policy = Arc::new(tools.command_policy(secrets(models)));
+        if let Some(policy) = commands {
             let run: Arc<dyn Tool> = Arc::new(RunCommand::new(workspace.root(), policy));
             base.insert(run.name().to_owned(), run);
         }
@@ -108,7 +109,7 @@ impl<'a> Kit<'a> {
     }
 
     /// Why `spec`'s role is off, for a notice.
-    fn role_off_reason(&self, spec: &AgentSpec) -> String {
+    pub(crate) fn role_off_reason(&self, spec: &AgentSpec) -> String {
         self.models
             .disabled_roles()
             .find(|disabled| disabled.name == spec.role)
@@ -116,17 +117,10 @@ impl<'a> Kit<'a> {
     }
 
     /// The agent `spec` describes, with its system prompt rendered without variables when
-    /// `static_prompt` (subagents; workflow agents get theirs rendered per run).
+    /// `static_prompt` (subagents; workflow agents get theirs rendered per run). The specs must
+    /// have passed `AgentSpecs::check`, which rules out unknown outputs and agents reaching
+    /// themselves through the agents they are offered (this recursion relies on it).
     pub(crate) fn agent(&mut self, spec: &AgentSpec, static_prompt: bool) -> Result<Agent, WorkflowError> {
-        self.agent_within(spec, static_prompt, &mut BTreeSet::new())
-    }
-
-    fn agent_within(
-        &mut self,
-        spec: &AgentSpec,
-        static_prompt: bool,
-        building: &mut BTreeSet<String>,
-    ) -> Result<Agent, WorkflowError> {
         let model = self.models.get(&spec.role)?;
         let mut agent = Agent::new(spec.name.clone(), model)
             .with_max_reprompts(spec.limits.reprompts)
@@ -154,31 +148,26 @@ impl<'a> Kit<'a> {
             agent = agent.with_middleware(Arc::new(SummarizationMiddleware::new(self.summarizer(), config)));
         }
         if let Some(output) = &spec.output {
+            // An unknown output was refused by the spec check.
             let schema = output_schema(output).ok_or_else(|| WorkflowError::MissingAgent {
-                name: format!("{} (its output `{output}`)", spec.name),
+                name: format!("{} (its output `{output}` is unknown)", spec.name),
             })?;
             agent = agent
                 .with_output(schema)
                 .with_normaliser(Normaliser::new(Some(self.summarizer())));
         }
-        building.insert(spec.name.clone());
         let mut tools = Vec::new();
         for name in &spec.tools {
-            if let Some(tool) = self.tool_within(name, building)? {
+            if let Some(tool) = self.tool(name)? {
                 tools.push(tool);
             }
         }
-        building.remove(&spec.name);
         Ok(agent.with_tools(tools))
     }
 
     /// The tool `name`, `None` when it is off (`run_command` without allowed commands, a
     /// subagent whose role is off).
-    fn tool_within(
-        &mut self,
-        name: &str,
-        building: &mut BTreeSet<String>,
-    ) -> Result<Option<Arc<dyn Tool>>, WorkflowError> {
+    fn tool(&mut self, name: &str) -> Result<Option<Arc<dyn Tool>>, WorkflowError> {
         if let Some(tool) = self.base.get(name) {
             return Ok(Some(tool.clone()));
         }
@@ -189,11 +178,6 @@ impl<'a> Kit<'a> {
             // `run_command` when no command is allowed (the spec check rules out other names).
             return Ok(None);
         };
-        if building.contains(name) {
-            return Err(WorkflowError::MissingAgent {
-                name: format!("{name} (it reaches itself through the agents it is offered)"),
-            });
-        }
         let spec = self.spec(name)?;
         if !self.role_on(spec) {
             let reason = self.role_off_reason(spec);
@@ -204,7 +188,7 @@ impl<'a> Kit<'a> {
             self.built.insert(name.to_owned(), None);
             return Ok(None);
         }
-        let agent = self.agent_within(spec, true, building)?;
+        let agent = self.agent(spec, true)?;
         // The prompt's task part wraps the call's argument: `{{request}}` for the coder,
         // `{{query}}` for the others.
         let variable = if name == "coder" { "request" } else { "query" };
@@ -220,7 +204,7 @@ impl<'a> Kit<'a> {
 }
 
 /// The configured API keys' values, scrubbed from commands' environment and output.
-fn secrets(models: &LlmRegistry) -> Vec<String> {
+pub(crate) fn secrets(models: &LlmRegistry) -> Vec<String> {
     models
         .roles()
         .filter_map(|role| models.config(role))
