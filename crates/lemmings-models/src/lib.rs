@@ -23,4 +23,4 @@ pub use config::{ConfigError, ConfigErrorKind, DisabledRole, LlmConfig, Provider
 pub use error::{ModelError, ModelErrorKind};
 pub use probe::Probe;
 pub use registry::LlmRegistry;
-pub use usage::{RoleUsage, UsageLedger, UsageReport};
+pub use usage::{ActiveCall, RoleUsage, UsageLedger, UsageReport};

@@ -11,7 +11,7 @@ use crate::error::{ModelError, ModelErrorKind};
 use crate::layers::{Breaker, Fallback, Gate, Gated, Redactor, Retry, RetryBudget, Timeout, Traced};
 use crate::probe::Probe;
 use crate::provider::{RigModel, model_info, server_key};
-use crate::usage::{UsageLedger, UsageReport};
+use crate::usage::{ActiveCall, UsageLedger, UsageReport};
 
 /// The models of every configured role. Cloning is cheap and shares the gates, breakers, retry
 /// budgets and usage counters.
@@ -230,6 +230,11 @@ impl LlmRegistry {
     /// Usage so far, per role.
     pub fn usage(&self) -> UsageReport {
         self.ledger.report()
+    }
+
+    /// The calls in flight, oldest first: role, model, time so far and pieces streamed.
+    pub fn active_calls(&self) -> Vec<ActiveCall> {
+        self.ledger.active()
     }
 }
 

@@ -3,9 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::chat::{ModelInfo, StreamEvent};
 
 /// What one role did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -38,16 +42,106 @@ pub struct RoleUsage {
 /// Usage of every role, by name.
 pub type UsageReport = BTreeMap<String, RoleUsage>;
 
+/// A call in flight, as [`LlmRegistry::active_calls`](crate::LlmRegistry::active_calls)
+/// reports it (for a live view of what each model is doing).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ActiveCall {
+    /// Unique within the registry, in start order.
+    pub id: u64,
+    /// The role called.
+    pub role: String,
+    /// Its model.
+    pub model: String,
+    /// The role whose model is streaming the answer (the called role, or a fallback it handed
+    /// the call to); the called role until something streams.
+    pub answering: String,
+    /// Time since the call started (queueing at the gate included).
+    #[serde(with = "duration_secs")]
+    pub elapsed: Duration,
+    /// Pieces streamed so far by the answering attempt (text, thinking and tool-call chunks;
+    /// servers stream about one token per piece). Zero for calls made without streaming.
+    pub chunks: u64,
+}
+
+#[derive(Debug)]
+struct Active {
+    role: String,
+    model: String,
+    answering: String,
+    started: Instant,
+    chunks: u64,
+}
+
 /// The shared counters.
 #[derive(Debug, Default)]
 pub struct UsageLedger {
     roles: Mutex<UsageReport>,
+    active: Mutex<BTreeMap<u64, Active>>,
+    next_call: AtomicU64,
 }
 
 impl UsageLedger {
     /// A copy of the counters.
     pub fn report(&self) -> UsageReport {
         self.lock().clone()
+    }
+
+    /// The calls in flight, oldest first.
+    pub fn active(&self) -> Vec<ActiveCall> {
+        let now = Instant::now();
+        self.active_lock()
+            .iter()
+            .map(|(id, call)| ActiveCall {
+                id: *id,
+                role: call.role.clone(),
+                model: call.model.clone(),
+                answering: call.answering.clone(),
+                elapsed: now.saturating_duration_since(call.started),
+                chunks: call.chunks,
+            })
+            .collect()
+    }
+
+    /// Records a call in flight until the returned id is passed to [`UsageLedger::finish`].
+    pub(crate) fn start(&self, info: &ModelInfo) -> u64 {
+        let id = self.next_call.fetch_add(1, Ordering::Relaxed);
+        self.active_lock().insert(
+            id,
+            Active {
+                role: info.role.clone(),
+                model: info.model.clone(),
+                answering: info.role.clone(),
+                started: Instant::now(),
+                chunks: 0,
+            },
+        );
+        id
+    }
+
+    /// Counts a streamed piece of call `id` (a `Discard` starts the count again).
+    pub(crate) fn streamed(&self, id: u64, event: &StreamEvent) {
+        if let Some(call) = self.active_lock().get_mut(&id) {
+            match event {
+                StreamEvent::Text { role, .. }
+                | StreamEvent::Reasoning { role, .. }
+                | StreamEvent::ToolCall { role, .. } => {
+                    if call.answering != *role {
+                        call.answering.clone_from(role);
+                    }
+                    call.chunks += 1;
+                }
+                StreamEvent::Discard { .. } => call.chunks = 0,
+            }
+        }
+    }
+
+    /// Call `id` ended.
+    pub(crate) fn finish(&self, id: u64) {
+        self.active_lock().remove(&id);
+    }
+
+    fn active_lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Active>> {
+        self.active.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn attempt(&self, role: &str) {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::chat::{ChatModel, ChatRequest, ChatResponse, ModelInfo, TokenSink};
+use crate::chat::{ChatModel, ChatRequest, ChatResponse, ModelInfo, StreamEvent, TokenSink};
 use crate::error::ModelError;
 use crate::usage::{Outcome, UsageLedger};
 
@@ -73,6 +73,20 @@ impl<M> Traced<M> {
 impl<M: ChatModel> ChatModel for Traced<M> {
     async fn chat(&self, request: ChatRequest, sink: Option<TokenSink>) -> Result<ChatResponse, ModelError> {
         let info = self.inner.info();
+        // In flight until this call ends, however it ends (a cancelled call drops the guard).
+        let call = ActiveGuard {
+            ledger: &self.ledger,
+            id: self.ledger.start(&info),
+        };
+        // Streamed pieces are counted on their way to the caller's sink; a call without a sink
+        // is not made to stream.
+        let sink = sink.map(|sink| {
+            let (ledger, id) = (self.ledger.clone(), call.id);
+            Arc::new(move |event: &StreamEvent| {
+                ledger.streamed(id, event);
+                sink(event);
+            }) as TokenSink
+        });
         let span = tracing::info_span!("model_call", role = %info.role, model = %info.model, provider = %info.provider);
         let started = Instant::now();
         let chars: usize = request.messages.iter().map(|m| m.content().len()).sum();
@@ -115,11 +129,24 @@ impl<M: ChatModel> ChatModel for Traced<M> {
                 tracing::warn!(error = %error, attempts = error.attempts(), latency_ms = latency.as_millis() as u64, "model call failed");
             }
         }
+        drop(call);
         result
     }
 
     fn info(&self) -> ModelInfo {
         self.inner.info()
+    }
+}
+
+/// Removes a call from the ledger's calls in flight when dropped.
+struct ActiveGuard<'a> {
+    ledger: &'a UsageLedger,
+    id: u64,
+}
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        self.ledger.finish(self.id);
     }
 }
 

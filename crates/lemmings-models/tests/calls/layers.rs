@@ -229,3 +229,46 @@ async fn retries_stay_within_the_budget_under_an_error_burst() {
     assert!((10..=30).contains(&retries), "{retries} retries");
     assert!(failed > 0, "the budget ran out");
 }
+
+#[tokio::test(start_paused = true)]
+async fn calls_in_flight_are_listed_with_their_role_model_and_pieces_streamed() {
+    let gpu = FakeServer::start().await;
+    let hold = Hold::new();
+    gpu.push(
+        Reply::completion(lemmings_testkit::Completion::text("one two three").chunk_size(4)).held(&hold),
+    );
+    let models = registry(&primary(&gpu.openai_url(), ""));
+    assert!(models.active_calls().is_empty());
+    // The sink sees the ledger as it is when each piece arrives.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink: lemmings_models::TokenSink = {
+        let (models, seen) = (models.clone(), seen.clone());
+        std::sync::Arc::new(move |_event: &lemmings_models::StreamEvent| {
+            let calls = models.active_calls();
+            seen.lock().unwrap().push((calls.len(), calls.first().map(|c| c.chunks)));
+        })
+    };
+    let call = tokio::spawn({
+        let primary = models.get("primary").unwrap();
+        async move { primary.chat(ask("count"), Some(sink)).await }
+    });
+    gpu.wait_for_requests(1).await;
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let calls = models.active_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let first = &calls[0];
+    assert_eq!(
+        (first.role.as_str(), first.model.as_str(), first.answering.as_str(), first.chunks),
+        ("primary", "qwen3-8b", "primary", 0)
+    );
+    assert!(first.elapsed >= Duration::from_secs(2), "{:?}", first.elapsed);
+    hold.release();
+    assert_eq!(call.await.unwrap().unwrap().content, "one two three");
+    let seen = seen.lock().unwrap().clone();
+    // "one two three" in pieces of 4 characters: 4 pieces, counted 1, 2, 3, 4 as they arrive.
+    assert_eq!(
+        seen.iter().map(|(n, c)| (*n, c.unwrap_or(0))).collect::<Vec<_>>(),
+        [(1, 1), (1, 2), (1, 3), (1, 4)]
+    );
+    assert!(models.active_calls().is_empty(), "the finished call is no longer listed");
+}
