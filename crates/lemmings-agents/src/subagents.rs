@@ -110,7 +110,7 @@ impl Tool for Subagent {
         self.side_effects
     }
 
-    async fn call(&self, arguments: Value, _context: &CallContext) -> ToolOutput {
+    async fn call(&self, arguments: Value, context: &CallContext) -> ToolOutput {
         let query = match &arguments {
             Value::Object(map) => map.get("query").and_then(Value::as_str).map(str::to_owned),
             Value::String(text) => serde_json::from_str::<Value>(text)
@@ -139,7 +139,15 @@ impl Tool for Subagent {
             }
         };
         let input = AgentStateUpdate::default().messages(vec![AgentMessage::task(task).into()]);
-        let state = match self.graph.invoke(input, &RunConfig::default()).await {
+        // The subagent's own side-effecting calls are keyed by thread, step and task: each call
+        // runs on a thread of its own (the calling effect's key, stable across resumes, else a
+        // fresh name), so two calls writing at the same step of their loops never share a key.
+        let thread = context.idempotency_key.clone().unwrap_or_else(|| {
+            static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            format!("{}-call-{}-{n}", self.name, std::process::id())
+        });
+        let state = match self.graph.invoke(input, &RunConfig::thread(thread)).await {
             Ok(output) => output.value,
             Err(error) => return ToolOutput::failed(format!("`{}` failed: {error}", self.name)),
         };

@@ -595,3 +595,37 @@ async fn a_subagent_answers_in_a_fresh_context_with_thinking_stripped() {
         "a fresh context"
     );
 }
+
+#[tokio::test]
+async fn two_calls_of_a_side_effecting_subagent_never_share_an_idempotency_key() {
+    use lemmings_agents::subagents::Subagent;
+    // Each coder call writes at the first step of its own loop: the same step, the same task
+    // position. Keyed only by those, the second write would be taken for the first one.
+    let writer = Echo::new("write", true);
+    let inner = Arc::new(
+        ScriptedModel::new("primary")
+            .tool_call("write", json!({"text": "a.txt"}))
+            .text("wrote a.txt")
+            .tool_call("write", json!({"text": "b.txt"}))
+            .text("wrote b.txt"),
+    );
+    let coder = Subagent::new(
+        "coder",
+        "Make a change.",
+        "primary",
+        200,
+        Agent::new("coder", inner).with_tools([writer.clone() as Arc<dyn Tool>]),
+    )
+    .expect("compiles")
+    .with_side_effects();
+    let first = coder.call(json!({"query": "write a"}), &CallContext::keyed("impl-step-3-a")).await;
+    let second = coder.call(json!({"query": "write b"}), &CallContext::keyed("impl-step-5-b")).await;
+    assert_eq!(
+        (first.text.as_str(), second.text.as_str()),
+        ("wrote a.txt", "wrote b.txt")
+    );
+    let keys: Vec<String> = writer.keys.lock().unwrap().iter().flatten().cloned().collect();
+    assert_eq!(keys.len(), 2, "both keyed writes ran: {keys:?}");
+    assert_ne!(keys[0], keys[1], "each call's writes have their own key");
+    assert!(keys[0].contains("impl-step-3-a") && keys[1].contains("impl-step-5-b"), "{keys:?}");
+}

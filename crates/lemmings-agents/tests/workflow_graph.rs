@@ -650,7 +650,8 @@ async fn a_supervisor_directive_reaches_the_planner_while_the_main_path_goes_on(
     expect![[r#"
         supervisor: 1 directive(s) (0 critical), 0 dropped
         apply_guidance: 1 new directive(s); 1 in force
-        task_planner: implement task_003: Add a polite greeting in src/polite.rs (round _); directives: answered directive_001: this task adds it"#]].assert_eq(&guidance.join("\n"));
+        task_planner: implement task_003: Add a polite greeting in src/polite.rs (round _); directives: answered directive_001: this task adds it
+        supervisor: 0 directive(s) (0 critical), 0 dropped"#]].assert_eq(&guidance.join("\n"));
     assert_eq!(state.status, RunStatus::Complete);
     assert!(state.pending_directives.is_empty(), "the answered directive retired");
     assert_eq!(state.supervisor_runs, state.supervisor_done);
