@@ -217,7 +217,25 @@ impl SqliteStore {
     /// statements go in one round trip; otherwise the thread is first checked to be free in the
     /// same transaction. `missing` names what a foreign-key failure means (writes for a
     /// checkpoint that is not saved).
+    ///
+    /// The commit runs in a task of its own, so a caller that is dropped mid-write (a cancelled
+    /// background branch) cannot leave a connection inside an open `BEGIN IMMEDIATE` holding
+    /// the write lock: the transaction always ends, committed or rolled back.
     async fn write(&self, thread: &str, batch: Batch, missing: impl FnOnce() -> String) -> Result<(), StoreError> {
+        let store = self.clone();
+        let owned = thread.to_owned();
+        let task = tokio::spawn(async move { store.write_now(&owned, batch).await });
+        match task.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(WriteFailure::Missing)) => Err(StoreError::Invalid(missing())),
+            Ok(Err(WriteFailure::Store(error))) => Err(error),
+            Err(join) => Err(StoreError::Invalid(format!(
+                "the write to thread `{thread}` ended abnormally: {join}"
+            ))),
+        }
+    }
+
+    async fn write_now(&self, thread: &str, batch: Batch) -> Result<(), WriteFailure> {
         let mut connection = self.inner.pool.acquire().await.map_err(|e| self.map(e))?;
         let result = match self.held(thread) {
             Some(epoch) => {
@@ -245,15 +263,28 @@ impl SqliteStore {
         match result {
             Ok(()) => Ok(()),
             Err(sqlx::Error::Database(db)) if db.message().contains(FENCE_LOST) => {
-                Err(fenced(thread, self.lease_row(&mut connection, thread).await?))
+                Err(fenced(thread, self.lease_row(&mut connection, thread).await?).into())
             }
             Err(sqlx::Error::Database(db))
                 if db.is_foreign_key_violation() || db.message().contains(PARENT_MISSING) =>
             {
-                Err(StoreError::Invalid(missing()))
+                Err(WriteFailure::Missing)
             }
-            Err(error) => Err(self.map(error)),
+            Err(error) => Err(self.map(error).into()),
         }
+    }
+}
+
+/// Why a write failed: a store error, or a reference to a checkpoint that is not saved (the
+/// caller names what that means).
+enum WriteFailure {
+    Missing,
+    Store(StoreError),
+}
+
+impl From<StoreError> for WriteFailure {
+    fn from(error: StoreError) -> Self {
+        WriteFailure::Store(error)
     }
 }
 
