@@ -156,8 +156,8 @@ fn directives_are_typed_deduplicated_capped_and_aged() {
         milestone_001 (1 of 1): it works
 
         ## ACTIVE DIRECTIVES
-        - [normal functional] Handle unary minus (files: src/parser.rs) — the user asked for it
-        - [critical functional] Reject trailing garbage (files: src/parser.rs) — the user asked for it [address first]"#]].assert_eq(&render_sections(&planner_sections(&state)));
+        - directive_001 [normal functional] Handle unary minus (files: src/parser.rs) — the user asked for it
+        - directive_002 [critical functional] Reject trailing garbage (files: src/parser.rs) — the user asked for it [address first]"#]].assert_eq(&render_sections(&planner_sections(&state)));
 
     // Read once: a second pass takes nothing new.
     expect!["apply_guidance: 0 new directive(s); 2 in force"].assert_eq(&step(&mut state, apply_guidance));

@@ -438,7 +438,17 @@ pub fn apply_assessment(state: &WorkflowState, output: AssessmentOutput) -> Tran
         verdict.push("complete".to_owned());
     }
     if assessment.milestone_complete {
-        verdict.push(match super::outcome::milestone_can_complete(state) {
+        let can = super::outcome::milestone_can_complete(state);
+        // A run the assessor ends as complete goes straight to the report, past
+        // `advance_milestone`: the confirmed milestone is closed here.
+        if let (true, Ok(()), Some(active)) = (assessment.is_complete, &can, state.active()) {
+            update = update.milestones(super::nodes::with_milestone_status(
+                state,
+                &active.id,
+                MilestoneStatus::Complete,
+            ));
+        }
+        verdict.push(match can {
             Ok(()) => "milestone complete".to_owned(),
             Err(why) => format!("milestone complete claimed, but {why}"),
         });

@@ -37,7 +37,7 @@ fn close_task(update: WorkflowStateUpdate) -> WorkflowStateUpdate {
 }
 
 /// The milestones with the status of milestone `id` set to `status`.
-fn with_milestone_status(state: &WorkflowState, id: &str, status: MilestoneStatus) -> Vec<Milestone> {
+pub(super) fn with_milestone_status(state: &WorkflowState, id: &str, status: MilestoneStatus) -> Vec<Milestone> {
     state
         .milestones
         .iter()

@@ -151,7 +151,7 @@ fn directives(state: &WorkflowState) -> Option<String> {
         .pending_directives
         .iter()
         .map(|d| {
-            let mut text = format!("- [{} {}] {}", d.priority, d.kind, d.description);
+            let mut text = format!("- {} [{} {}] {}", d.id, d.priority, d.kind, d.description);
             if !d.files.is_empty() {
                 let _ = write!(text, " (files: {})", d.files.join(", "));
             }
