@@ -618,8 +618,12 @@ async fn two_calls_of_a_side_effecting_subagent_never_share_an_idempotency_key()
     )
     .expect("compiles")
     .with_side_effects();
-    let first = coder.call(json!({"query": "write a"}), &CallContext::keyed("impl-step-3-a")).await;
-    let second = coder.call(json!({"query": "write b"}), &CallContext::keyed("impl-step-5-b")).await;
+    let first = coder
+        .call(json!({"query": "write a"}), &CallContext::keyed("impl-step-3-a"))
+        .await;
+    let second = coder
+        .call(json!({"query": "write b"}), &CallContext::keyed("impl-step-5-b"))
+        .await;
     assert_eq!(
         (first.text.as_str(), second.text.as_str()),
         ("wrote a.txt", "wrote b.txt")
@@ -627,5 +631,8 @@ async fn two_calls_of_a_side_effecting_subagent_never_share_an_idempotency_key()
     let keys: Vec<String> = writer.keys.lock().unwrap().iter().flatten().cloned().collect();
     assert_eq!(keys.len(), 2, "both keyed writes ran: {keys:?}");
     assert_ne!(keys[0], keys[1], "each call's writes have their own key");
-    assert!(keys[0].contains("impl-step-3-a") && keys[1].contains("impl-step-5-b"), "{keys:?}");
+    assert!(
+        keys[0].contains("impl-step-3-a") && keys[1].contains("impl-step-5-b"),
+        "{keys:?}"
+    );
 }

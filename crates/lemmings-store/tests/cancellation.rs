@@ -66,14 +66,20 @@ async fn a_write_dropped_right_after_it_starts_leaves_no_open_transaction() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = dir.path().join("drop.db");
     let store = SqliteStore::open(&path, SqliteOptions::create()).await.expect("opens");
-    let other = SqliteStore::open(&path, SqliteOptions::default()).await.expect("opens again");
+    let other = SqliteStore::open(&path, SqliteOptions::default())
+        .await
+        .expect("opens again");
     for i in 0..40 {
         let thread = format!("t{i}");
         // Holding the lease, a write is one multi-statement round trip: `BEGIN IMMEDIATE; …;
         // COMMIT;` sent to the connection's worker thread. Dropped while the worker runs it, the
         // statements after the first used to be skipped, leaving the transaction open and the
         // write lock held by a pooled connection.
-        store.acquire_lease(&thread).await.expect("no error").expect("the lease");
+        store
+            .acquire_lease(&thread)
+            .await
+            .expect("no error")
+            .expect("the lease");
         let mut write = Box::pin(store.delete_thread(&thread));
         for _ in 0..=(i % 4) {
             let _ = futures::poll!(write.as_mut());

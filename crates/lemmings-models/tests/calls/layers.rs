@@ -234,9 +234,7 @@ async fn retries_stay_within_the_budget_under_an_error_burst() {
 async fn calls_in_flight_are_listed_with_their_role_model_and_pieces_streamed() {
     let gpu = FakeServer::start().await;
     let hold = Hold::new();
-    gpu.push(
-        Reply::completion(lemmings_testkit::Completion::text("one two three").chunk_size(4)).held(&hold),
-    );
+    gpu.push(Reply::completion(lemmings_testkit::Completion::text("one two three").chunk_size(4)).held(&hold));
     let models = registry(&primary(&gpu.openai_url(), ""));
     assert!(models.active_calls().is_empty());
     // The sink sees the ledger as it is when each piece arrives.
@@ -245,7 +243,9 @@ async fn calls_in_flight_are_listed_with_their_role_model_and_pieces_streamed() 
         let (models, seen) = (models.clone(), seen.clone());
         std::sync::Arc::new(move |_event: &lemmings_models::StreamEvent| {
             let calls = models.active_calls();
-            seen.lock().unwrap().push((calls.len(), calls.first().map(|c| c.chunks)));
+            seen.lock()
+                .unwrap()
+                .push((calls.len(), calls.first().map(|c| c.chunks)));
         })
     };
     let call = tokio::spawn({
@@ -258,7 +258,12 @@ async fn calls_in_flight_are_listed_with_their_role_model_and_pieces_streamed() 
     assert_eq!(calls.len(), 1, "{calls:?}");
     let first = &calls[0];
     assert_eq!(
-        (first.role.as_str(), first.model.as_str(), first.answering.as_str(), first.chunks),
+        (
+            first.role.as_str(),
+            first.model.as_str(),
+            first.answering.as_str(),
+            first.chunks
+        ),
         ("primary", "qwen3-8b", "primary", 0)
     );
     assert!(first.elapsed >= Duration::from_secs(2), "{:?}", first.elapsed);
@@ -270,5 +275,8 @@ async fn calls_in_flight_are_listed_with_their_role_model_and_pieces_streamed() 
         seen.iter().map(|(n, c)| (*n, c.unwrap_or(0))).collect::<Vec<_>>(),
         [(1, 1), (1, 2), (1, 3), (1, 4)]
     );
-    assert!(models.active_calls().is_empty(), "the finished call is no longer listed");
+    assert!(
+        models.active_calls().is_empty(),
+        "the finished call is no longer listed"
+    );
 }
