@@ -95,3 +95,30 @@ fn the_demo_in_a_scratch_workspace_removes_it_and_json_is_one_event_per_line() {
     let left: Vec<_> = std::fs::read_dir(&tmp).expect("the TMPDIR").collect();
     assert!(left.is_empty(), "the demo left {left:?}");
 }
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`) the view paints and redraws
+/// its block of calls in flight; piped, it writes plain lines without a single escape code.
+#[test]
+fn the_live_view_paints_only_on_a_terminal() {
+    let scratch = Scratch::new();
+    let piped = scratch.lemmings(["demo", "--pace", "0"]).output();
+    piped.expect_code(0);
+    assert!(!piped.stdout.contains('\x1b'), "escape codes in piped output: {piped}");
+
+    let binary = env!("CARGO_BIN_EXE_lemmings");
+    let terminal = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &format!("{binary} demo --pace 0"), "/dev/null"])
+        .current_dir(scratch.root())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TERM", "xterm-256color")
+        .output()
+        .expect("util-linux `script` runs (bsdutils)");
+    let out = String::from_utf8_lossy(&terminal.stdout);
+    assert_eq!(terminal.status.code(), Some(0), "{out}");
+    assert!(out.contains("\x1b[33mnotice:\x1b[0m"), "notices are coloured: {out}");
+    assert!(out.contains("\x1b[32m✓\x1b[0m"), "marks are coloured: {out}");
+    // The block (spinner, node, time) is drawn at the first tick and erased before each line.
+    assert!(out.contains(" · 0."), "the block's elapsed time: {out}");
+    assert!(out.contains("F\x1b[J"), "the block is redrawn in place: {out}");
+}
