@@ -4,21 +4,30 @@
 //! can build the workspace. Exit codes: 0 success, 1 the command found problems or failed,
 //! 2 bad usage.
 
+mod bench;
 mod tidy;
 
 use std::process::ExitCode;
 
 /// Every subcommand and its one-line help; `usage()` is generated from this table so the two
 /// cannot drift apart.
-const COMMANDS: &[(&str, &str)] = &[(
-    "tidy",
-    "check dependency direction, manifests, file headers and stubs (also run by `cargo test`)",
-)];
+const COMMANDS: &[(&str, &str)] = &[
+    (
+        "tidy",
+        "check dependency direction, manifests, file headers and stubs (also run by `cargo test`)",
+    ),
+    (
+        "bench",
+        "run the benchmarks (--vs-peers: against LangGraph and adk-graph) and write BENCHMARKS.md; \
+         `bench --help` lists the flags",
+    ),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["tidy"] => run_tidy(),
+        ["bench", rest @ ..] => bench::main(rest),
         ["help" | "--help" | "-h"] => {
             print!("{}", usage());
             ExitCode::SUCCESS

@@ -30,6 +30,8 @@ const DEPENDENCY_TABLE: &[(&str, Allowed)] = &[
     ("lemmings-testkit",      Allowed::Only(&["lemmings-graph", "lemmings-models", "lemmings-tools"])),
     ("lemmings",              Allowed::Only(&["lemmings-graph", "lemmings-store", "lemmings-agents",
                                               "lemmings-models", "lemmings-tools"])),
+    // The runtime-overhead benchmark (bench/langgraph/SCENARIOS.md): the engine and its store only.
+    ("lemmings-bench",        Allowed::Only(&["lemmings-graph", "lemmings-store"])),
     // Dev tooling may look at any crate (code generation, benchmarks); nothing depends on it.
     ("xtask",                 Allowed::Any),
 ];

@@ -4,7 +4,9 @@
 //!
 //! Both keep the same model: checkpoints that name each channel's head, blobs (full values or
 //! deltas) chained by `prev`, pending writes per task, leases that let one process run a thread
-//! at a time, and an effects ledger. This is the only crate that talks SQL.
+//! at a time, and an effects ledger. This is the only crate that talks SQL, so it also holds
+//! what benchmarks need from SQLite: [`SqliteStore::row_counts`], [`SqliteStore::settings`] and
+//! the disk's commit floor ([`calibrate`]).
 
 mod error;
 mod holder;
@@ -19,7 +21,7 @@ use lemmings_graph::Checkpointer;
 pub use error::{Location, StoreError};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
-pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
+pub use sqlite::{RowCounts, SqliteOptions, SqliteSettings, SqliteStore, Synchronous, calibrate};
 
 /// Opens the store at `location`: a `postgres://` or `postgresql://` URL (with the `postgres`
 /// feature; the database must exist, its tables are created), or else a SQLite file path.

@@ -3,8 +3,10 @@
 //! fenced by the thread's lease.
 
 mod batch;
+pub mod calibrate;
 mod open;
 mod read;
+mod stats;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,6 +21,7 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{Connection, Row};
 
 pub use open::{SqliteOptions, Synchronous};
+pub use stats::{RowCounts, SqliteSettings};
 
 use batch::{Arg, Batch, FENCE_LOST, PARENT_MISSING};
 
