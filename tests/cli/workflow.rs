@@ -351,4 +351,25 @@ async fn resume_from_an_earlier_checkpoint_forks_the_thread() {
         .await;
     unknown.expect_code(2);
     assert!(unknown.stderr.contains("has no checkpoint"), "{}", unknown.stderr);
+    // An answer for a thread that asked nothing is refused (the workflow's nodes do not
+    // interrupt today; the engine's resume with a value is tested in lemmings-graph).
+    let answer = scratch
+        .lemmings([
+            "resume",
+            &thread,
+            "--answer",
+            "yes",
+            "--workspace",
+            &ws,
+            "--config",
+            &config,
+        ])
+        .run()
+        .await;
+    answer.expect_code(2);
+    assert!(
+        answer.stderr.contains("is not waiting for an answer"),
+        "{}",
+        answer.stderr
+    );
 }
