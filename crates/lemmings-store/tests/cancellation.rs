@@ -99,3 +99,41 @@ async fn a_write_dropped_right_after_it_starts_leaves_no_open_transaction() {
         );
     }
 }
+
+/// Lease rows are written with `synchronous = NORMAL` (a lease matters only while its holder
+/// lives); the connection goes back to the pool with the configured FULL, so checkpoints stay
+/// fully synced. One connection in the pool, so the settings are read on the very connection
+/// the lease writes used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_writes_leave_the_connection_fully_synced() {
+    use lemmings_graph::Checkpointer;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut options = SqliteOptions::create();
+    options.max_connections = 1;
+    let store = SqliteStore::open(dir.path().join("lease.db"), options)
+        .await
+        .expect("opens");
+    assert_eq!(store.settings().await.expect("settings").synchronous, 2);
+    let lease = store.acquire_lease("t").await.expect("no error").expect("the lease");
+    assert_eq!(
+        store.settings().await.expect("settings").synchronous,
+        2,
+        "after the acquire"
+    );
+    // A second claim is refused (the relaxed write still took the lock), and the refusal too
+    // leaves the connection fully synced.
+    let refused = SqliteStore::open(dir.path().join("lease.db"), SqliteOptions::default())
+        .await
+        .expect("opens again");
+    assert!(refused.acquire_lease("t").await.is_err(), "the lease is held");
+    store.release_lease(&lease).await.expect("released");
+    assert_eq!(
+        store.settings().await.expect("settings").synchronous,
+        2,
+        "after the release"
+    );
+    assert!(
+        refused.acquire_lease("t").await.expect("no error").is_some(),
+        "free again"
+    );
+}
