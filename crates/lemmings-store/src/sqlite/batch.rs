@@ -66,12 +66,21 @@ impl Batch {
 
     /// Renews the thread's lease heartbeat at `epoch`, and aborts the batch if the lease is no
     /// longer held at that epoch.
-    pub(crate) fn fence(&mut self, thread: &str, epoch: i64, now: i64) {
-        self.statement(
-            "UPDATE leases SET heartbeat_at = ? WHERE thread_id = ? AND epoch = ? AND released = 0",
-            [Arg::Int(now), Arg::Text(thread.to_owned()), Arg::Int(epoch)],
-        );
-        self.statement("INSERT INTO fence_guard (lost) SELECT NULL WHERE changes() = 0", []);
+    pub(crate) fn fence(&mut self, thread: &str, epoch: i64, now: i64, heartbeat: bool) {
+        if heartbeat {
+            self.statement(
+                "UPDATE leases SET heartbeat_at = ? WHERE thread_id = ? AND epoch = ? AND released = 0",
+                [Arg::Int(now), Arg::Text(thread.to_owned()), Arg::Int(epoch)],
+            );
+            self.statement("INSERT INTO fence_guard (lost) SELECT NULL WHERE changes() = 0", []);
+        } else {
+            // The same check without writing the lease's page: the heartbeat is recent.
+            self.statement(
+                "INSERT INTO fence_guard (lost) SELECT NULL WHERE NOT EXISTS
+                 (SELECT 1 FROM leases WHERE thread_id = ? AND epoch = ? AND released = 0)",
+                [Arg::Text(thread.to_owned()), Arg::Int(epoch)],
+            );
+        }
     }
 
     /// Runs the batch as its own `BEGIN IMMEDIATE` … `COMMIT` transaction; on any error rolls

@@ -44,6 +44,8 @@ struct Inner {
     holder: Holder,
     /// Leases this store holds: thread → epoch. Its writes to these threads are fenced.
     leases: Mutex<HashMap<String, u64>>,
+    /// When this store last wrote each held lease's heartbeat.
+    heartbeats: Mutex<HashMap<String, Timestamp>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -66,6 +68,7 @@ impl SqliteStore {
                 options,
                 holder: Holder::current(),
                 leases: Mutex::default(),
+                heartbeats: Mutex::default(),
             }),
         })
     }
@@ -206,6 +209,21 @@ impl SqliteStore {
         }
     }
 
+    /// Whether a write to `thread` should refresh its lease's heartbeat: at most every eighth
+    /// of `lease_ttl` (what another host waits for before taking a silent lease over), so most
+    /// commits only check the fence and leave the lease's page alone.
+    fn heartbeat_due(&self, thread: &str, now: Timestamp) -> bool {
+        let every = u64::try_from(self.inner.options.lease_ttl.as_millis() / 8).unwrap_or(u64::MAX);
+        let mut beats = self.inner.heartbeats.lock().unwrap_or_else(|p| p.into_inner());
+        match beats.get(thread) {
+            Some(last) if now.as_millis().saturating_sub(last.as_millis()) < every => false,
+            _ => {
+                beats.insert(thread.to_owned(), now);
+                true
+            }
+        }
+    }
+
     fn leases(&self) -> MutexGuard<'_, HashMap<String, u64>> {
         self.inner.leases.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -315,10 +333,12 @@ impl SqliteStore {
         let result = match self.held(thread) {
             Some(epoch) => {
                 let mut whole = Batch::new();
+                let now = Timestamp::now();
                 whole.fence(
                     thread,
                     i64::try_from(epoch).unwrap_or(i64::MAX),
-                    millis(Timestamp::now()),
+                    millis(now),
+                    self.heartbeat_due(thread, now),
                 );
                 whole.append(batch);
                 whole.commit(&mut connection).await
@@ -550,6 +570,12 @@ impl Checkpointer for SqliteStore {
             }
         };
         self.leases().insert(thread_id.to_owned(), epoch);
+        // Taking the lease wrote its heartbeat.
+        self.inner
+            .heartbeats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(thread_id.to_owned(), Timestamp::now());
         Ok(Some(Lease {
             thread_id: thread_id.to_owned(),
             epoch,
@@ -677,5 +703,38 @@ impl Checkpointer for SqliteStore {
                     .map_err(|e| self.corrupt(e).into())
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lemmings_graph::{Checkpointer, Timestamp};
+
+    use super::{SqliteOptions, SqliteStore};
+
+    #[tokio::test]
+    async fn a_held_lease_s_heartbeat_is_written_at_most_every_eighth_of_its_ttl() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let mut options = SqliteOptions::create();
+        options.lease_ttl = std::time::Duration::from_secs(8);
+        let store = SqliteStore::open(dir.path().join("beat.db"), options)
+            .await
+            .expect("opens");
+        store.acquire_lease("t").await.expect("no error").expect("the lease");
+        let taken = store.inner.heartbeats.lock().unwrap()["t"];
+        let at = |ms: u64| Timestamp::from_millis(taken.as_millis() + ms);
+        // Taking the lease wrote the heartbeat: writes within a second only check the fence.
+        assert!(!store.heartbeat_due("t", at(10)));
+        assert!(!store.heartbeat_due("t", at(999)));
+        assert!(
+            store.heartbeat_due("t", at(1000)),
+            "a second (ttl / 8) later it is written"
+        );
+        assert!(!store.heartbeat_due("t", at(1500)));
+        assert!(store.heartbeat_due("t", at(2000)));
+        assert!(
+            store.heartbeat_due("u", at(0)),
+            "a thread never beaten is written at once"
+        );
     }
 }
