@@ -30,8 +30,10 @@ const DEPENDENCY_TABLE: &[(&str, Allowed)] = &[
     ("lemmings-testkit",      Allowed::Only(&["lemmings-graph", "lemmings-models", "lemmings-tools"])),
     ("lemmings",              Allowed::Only(&["lemmings-graph", "lemmings-store", "lemmings-agents",
                                               "lemmings-models", "lemmings-tools"])),
-    // The runtime-overhead benchmark (bench/langgraph/SCENARIOS.md): the engine and its store only.
-    ("lemmings-bench",        Allowed::Only(&["lemmings-graph", "lemmings-store"])),
+    // The benchmarks: the runtime overhead (bench/langgraph/SCENARIOS.md) on the engine and its
+    // store; the multi-model one runs the whole workflow against the testkit's fake servers.
+    ("lemmings-bench",        Allowed::Only(&["lemmings-graph", "lemmings-store", "lemmings-agents",
+                                              "lemmings-models", "lemmings-tools", "lemmings-testkit"])),
     // Dev tooling may look at any crate (code generation, benchmarks); nothing depends on it.
     ("xtask",                 Allowed::Any),
 ];

@@ -5,7 +5,8 @@
 //!   records every request and streams its answers to a token sink. No I/O.
 //! - [`FakeServer`] is a real HTTP/1.1 server on `127.0.0.1` for the provider adapters: queue
 //!   [`Reply`]s (a [`Completion`] rendered in the request's protocol, error statuses, raw bodies,
-//!   hangs, closed connections, bodies cut mid-stream), then read back each [`Recorded`] request.
+//!   hangs, closed connections, bodies cut mid-stream) or answer each request by its content
+//!   (`FakeServer::respond_with`), then read back each [`Recorded`] request.
 //! - [`Hold`] gates replies of either, so concurrency tests observe requests in flight without
 //!   sleeping.
 //!

@@ -3,7 +3,8 @@
 //! included) and uses no timer except the delays a [`Reply`] asks for.
 //!
 //! [`FakeServer::refuse_concurrent`] makes it a server that answers one request at a time, so a
-//! test can prove a client never sends two at once.
+//! test can prove a client never sends two at once. [`FakeServer::respond_with`] answers by
+//! request content, for clients whose requests arrive in an order that depends on timing.
 
 mod ollama;
 mod openai;
@@ -54,10 +55,10 @@ impl Recorded {
     }
 }
 
-/// A scripted LLM server on `127.0.0.1`. Each request takes the next queued [`Reply`] (or the
-/// default); `GET .../models` and `GET /api/tags` answer from [`FakeServer::set_models`]
-/// without consuming the queue once models are set. Clones share the server; dropping the last
-/// one stops it, closing every connection. With [`FakeServer::refuse_concurrent`], a request
+/// A scripted LLM server on `127.0.0.1`. Each request takes the next queued [`Reply`] (else the
+/// responder's answer, else the default); `GET .../models` and `GET /api/tags` answer from
+/// [`FakeServer::set_models`] without consuming the queue once models are set. Clones share the
+/// server; dropping the last one stops it, closing every connection. With [`FakeServer::refuse_concurrent`], a request
 /// that arrives while another is being answered gets a 503 instead.
 #[derive(Clone)]
 pub struct FakeServer {
@@ -84,9 +85,13 @@ struct Shared {
     gauge: Arc<Gauge>,
 }
 
+/// Answers a request from its content (see [`FakeServer::respond_with`]).
+type Responder = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<Reply>,
+    responder: Option<Responder>,
     default: Option<Reply>,
     models: Option<Vec<String>>,
     requests: Vec<Recorded>,
@@ -129,6 +134,8 @@ impl Drop for Serving {
 /// What to answer a request with, decided when it arrives.
 enum Answer {
     Scripted(Box<Reply>),
+    /// The responder's answer to this request, asked for once the server's lock is released.
+    Respond(Responder, Box<Recorded>),
     Ready(Rendered),
 }
 
@@ -172,8 +179,19 @@ impl FakeServer {
         self.state().queue.push_back(reply.into());
     }
 
-    /// Answers with (a clone of) `reply` when the queue is empty. Without a default, an
-    /// unscripted request gets a 500 `fake server: no scripted reply for <METHOD> <path>`.
+    /// Answers each request the queue does not with `responder(request)`, so a client whose
+    /// requests arrive in an order that depends on timing can be answered by what each one asks
+    /// (the agent that sent it, say). The queue still comes first; the default is then never
+    /// used. The responder runs on the request's connection task, without the server's lock;
+    /// its reply's holds and delays apply as usual. (A responder holding a clone of the server
+    /// would keep it alive: record what it needs elsewhere.)
+    pub fn respond_with(&self, responder: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) {
+        self.state().responder = Some(Arc::new(responder));
+    }
+
+    /// Answers with (a clone of) `reply` when the queue is empty and there is no responder.
+    /// Without either, an unscripted request gets a 500 `fake server: no scripted reply for
+    /// <METHOD> <path>`.
     pub fn set_default(&self, reply: impl Into<Reply>) {
         self.state().default = Some(reply.into());
     }
@@ -277,9 +295,11 @@ impl Shared {
         let answer = match &state.models {
             Some(models) if listing && recorded.path == "/api/tags" => Answer::Ready(Rendered::ollama_tags(models)),
             Some(models) if listing => Answer::Ready(Rendered::openai_models(models)),
-            _ => match state.queue.pop_front().or_else(|| state.default.clone()) {
-                Some(reply) => Answer::Scripted(Box::new(reply)),
-                None => {
+            _ => match (state.queue.pop_front(), &state.responder, &state.default) {
+                (Some(reply), _, _) => Answer::Scripted(Box::new(reply)),
+                (None, Some(responder), _) => Answer::Respond(Arc::clone(responder), Box::new(recorded.clone())),
+                (None, None, Some(default)) => Answer::Scripted(Box::new(default.clone())),
+                (None, None, None) => {
                     let message = format!(
                         "fake server: no scripted reply for {} {}",
                         recorded.method, recorded.path
@@ -354,6 +374,7 @@ async fn respond(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Resp
     let reply = match answer {
         Answer::Ready(rendered) => return Ok(build(rendered, &[], None, in_flight)),
         Answer::Scripted(reply) => *reply,
+        Answer::Respond(responder, request) => responder(&request),
     };
     if let Some(hold) = &reply.hold {
         hold.released().await;

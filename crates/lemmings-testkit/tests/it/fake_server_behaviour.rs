@@ -1,7 +1,7 @@
 //! The fake server's bookkeeping and misbehaviour over real loopback TCP: recorded requests,
 //! waiting for arrivals, in-flight counts, holds, delays under paused time, hangs, closes,
-//! refused connections, refused concurrent requests, the default and missing replies, model
-//! listings.
+//! refused connections, refused concurrent requests, the default and missing replies, answers
+//! by content (the responder), model listings.
 
 use std::time::Duration;
 
@@ -52,6 +52,31 @@ async fn keeps_connections_alive_and_serves_the_queue_in_order_then_the_default(
     }
     assert_eq!(statuses, [200, 500, 418, 418]);
     assert_eq!(server.remaining(), 0);
+}
+
+#[tokio::test]
+async fn a_responder_answers_by_content_after_the_queue_and_instead_of_the_default() {
+    let server = FakeServer::start().await;
+    server.push(Reply::text("queued"));
+    server.set_default(Reply::status(418, "default"));
+    server.respond_with(|request| match request.body["ask"].as_str() {
+        Some("teapot") => Reply::status(418, "short and stout"),
+        Some(other) => Reply::status(200, &format!("answered {other}")),
+        None => Reply::error(400, "no ask"),
+    });
+    let mut conn = client::connect(&server.url()).await.expect("cannot connect");
+    let mut answers = Vec::new();
+    for ask in ["first", "second", "teapot"] {
+        let answer = conn.post("/v1/chat/completions", &json!({ "ask": ask })).await;
+        answers.push((answer.status, answer.clean_body().to_owned()));
+    }
+    let queued = answers[0].1.contains("queued");
+    assert!(queued, "the queue comes first: {answers:?}");
+    assert_eq!(
+        answers[1..],
+        [(200, "answered second".to_owned()), (418, "short and stout".to_owned())]
+    );
+    assert_eq!(server.requests().len(), 3);
 }
 
 #[tokio::test]
