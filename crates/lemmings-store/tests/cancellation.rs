@@ -100,10 +100,9 @@ async fn a_write_dropped_right_after_it_starts_leaves_no_open_transaction() {
     }
 }
 
-/// Lease rows are written with `synchronous = NORMAL` (a lease matters only while its holder
-/// lives); the connection goes back to the pool with the configured FULL, so checkpoints stay
-/// fully synced. One connection in the pool, so the settings are read on the very connection
-/// the lease writes used.
+/// Lease writes leave the pooled connection as configured (FULL), so checkpoints stay fully
+/// synced; a held lease refuses a second claim until it is released. One connection in the
+/// pool, so the settings are read on the very connection the lease writes used.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lease_writes_leave_the_connection_fully_synced() {
     use lemmings_graph::Checkpointer;
@@ -120,8 +119,7 @@ async fn lease_writes_leave_the_connection_fully_synced() {
         2,
         "after the acquire"
     );
-    // A second claim is refused (the relaxed write still took the lock), and the refusal too
-    // leaves the connection fully synced.
+    // A second claim is refused until the lease is released.
     let refused = SqliteStore::open(dir.path().join("lease.db"), SqliteOptions::default())
         .await
         .expect("opens again");

@@ -266,6 +266,18 @@ pub trait Checkpointer: Send + Sync + fmt::Debug + 'static {
     /// carried by `parent_writes` (the last tasks of the superstep it closes) in its ledger.
     async fn put(&self, put: CheckpointPut, parent_writes: Vec<TaskWrites>) -> Result<(), CheckpointError>;
 
+    /// Saves several checkpoints of one thread and namespace, each continuing from the one
+    /// before it, as [`put`](Checkpointer::put) would one by one; a store that can should save
+    /// them in one transaction (group commit: the background writer of `async` durability
+    /// hands over everything that queued up while it was saving). The default saves them one
+    /// by one.
+    async fn put_many(&self, puts: Vec<(CheckpointPut, Vec<TaskWrites>)>) -> Result<(), CheckpointError> {
+        for (put, parent_writes) in puts {
+            self.put(put, parent_writes).await?;
+        }
+        Ok(())
+    }
+
     /// Saves the writes of finished tasks against a checkpoint, in one transaction.
     async fn put_writes(
         &self,

@@ -228,25 +228,64 @@ async fn write_loop(
                     put,
                     parent_writes,
                     ack,
-                } => match failed(&failure) {
-                    Some(error) => (Err(error), ack),
-                    None => (store.put(*put, parent_writes).await, ack),
-                },
+                } => {
+                    // Group commit: the checkpoints queued right behind this one, each the child
+                    // of the one before, are saved with it in one transaction; their acks wait
+                    // for it.
+                    let mut last = put.checkpoint.id;
+                    let mut puts = vec![(*put, parent_writes)];
+                    let mut acks = vec![ack];
+                    while let Some(Op::Put { put: next, .. }) = queue.front()
+                        && next.checkpoint.parent_id == Some(last)
+                    {
+                        let Some(Op::Put {
+                            put: next,
+                            parent_writes,
+                            ack,
+                        }) = queue.pop_front()
+                        else {
+                            break;
+                        };
+                        last = next.checkpoint.id;
+                        puts.push((*next, parent_writes));
+                        acks.push(ack);
+                    }
+                    let result = match failed(&failure) {
+                        Some(error) => Err(error),
+                        None if puts.len() == 1 => match puts.pop() {
+                            Some((put, parent_writes)) => store.put(put, parent_writes).await,
+                            None => Ok(()),
+                        },
+                        None => store.put_many(puts).await,
+                    };
+                    let result = record(&failure, result);
+                    let last_ack = acks.pop().flatten();
+                    for ack in acks.into_iter().flatten() {
+                        let copy = match &result {
+                            Ok(()) => Ok(()),
+                            Err(error) => Err(CheckpointError::new(error.kind(), error.to_string())),
+                        };
+                        let _ = ack.send(copy);
+                    }
+                    (result, last_ack)
+                }
                 Op::Flush(ack) => (failed(&failure).map_or(Ok(()), Err), Some(ack)),
             };
-            let result = match result {
-                Ok(()) => Ok(()),
-                Err(error) => {
-                    let mut guard = failure.lock().unwrap_or_else(|p| p.into_inner());
-                    guard.get_or_insert_with(|| (error.kind(), error.to_string()));
-                    Err(error)
-                }
-            };
+            let result = record(&failure, result);
             if let Some(ack) = ack {
                 let _ = ack.send(result);
             }
         }
     }
+}
+
+/// Remembers the first failure, so later operations fail fast.
+fn record(failure: &Failure, result: Result<(), CheckpointError>) -> Result<(), CheckpointError> {
+    if let Err(error) = &result {
+        let mut guard = failure.lock().unwrap_or_else(|p| p.into_inner());
+        guard.get_or_insert_with(|| (error.kind(), error.to_string()));
+    }
+    result
 }
 
 impl<S: State> Loop<S> {

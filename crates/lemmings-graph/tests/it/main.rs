@@ -4,6 +4,7 @@ mod common;
 mod compile_draw;
 mod context;
 mod engine;
+mod group_commit;
 mod property;
 mod scenarios_a;
 mod scenarios_b;

@@ -135,80 +135,6 @@ impl SqliteStore {
         }
     }
 
-    /// Takes `thread`'s lease in one transaction with relaxed sync (see [`SqliteStore::relax`]);
-    /// the new epoch.
-    async fn acquire_lease_now(&self, thread: &str) -> Result<u64, StoreError> {
-        let mut connection = self.inner.pool.acquire().await.map_err(|e| self.map(e))?;
-        self.relax(&mut connection).await?;
-        let result = self.take_lease(&mut connection, thread).await;
-        let ended = match &result {
-            Ok(_) => sqlx::query("COMMIT").execute(&mut *connection).await.map(|_| ()),
-            Err(_) => sqlx::query("ROLLBACK").execute(&mut *connection).await.map(|_| ()),
-        };
-        self.restore(&mut connection).await;
-        let epoch = result?;
-        ended.map_err(|e| self.map(e))?;
-        Ok(epoch)
-    }
-
-    async fn take_lease(&self, connection: &mut SqliteConnection, thread: &str) -> Result<u64, StoreError> {
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *connection)
-            .await
-            .map_err(|e| self.map(e))?;
-        let now = Timestamp::now();
-        let row = self.lease_row(&mut *connection, thread).await?;
-        if let Some(row) = &row
-            && row.is_live(&self.inner.holder, self.inner.options.lease_ttl, now)
-        {
-            return Err(row.clone().locked(thread));
-        }
-        let epoch = row.map_or(0, |r| r.epoch) + 1;
-        let holder = &self.inner.holder;
-        sqlx::query(
-            "INSERT OR REPLACE INTO leases (thread_id, epoch, holder, host, pid, started, acquired_at, heartbeat_at, released)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-        )
-        .bind(thread)
-        .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
-        .bind(holder.describe())
-        .bind(&holder.host)
-        .bind(i64::from(holder.pid))
-        .bind(holder.started)
-        .bind(millis(now))
-        .bind(millis(now))
-        .execute(&mut *connection)
-        .await
-        .map_err(|e| self.map(e))?;
-        Ok(epoch)
-    }
-
-    /// `synchronous = NORMAL` on `connection`, for lease rows only: a lease matters while its
-    /// holder lives, and the next fully synced commit (any checkpoint) makes it durable anyway,
-    /// since the WAL is synced whole; a lease lost to a power cut leaves the thread free, a
-    /// lost release leaves a dead holder's lease, which is taken over. This saves two fsyncs
-    /// per run. Always followed by [`SqliteStore::restore`]; both run in a task of their own,
-    /// so a dropped caller cannot leave the connection relaxed.
-    async fn relax(&self, connection: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>) -> Result<(), StoreError> {
-        sqlx::query("PRAGMA synchronous = NORMAL")
-            .execute(&mut **connection)
-            .await
-            .map(|_| ())
-            .map_err(|e| self.map(e))
-    }
-
-    /// Puts the configured `synchronous` back; a connection where that fails is closed instead
-    /// of going back to the pool relaxed.
-    async fn restore(&self, connection: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>) {
-        let restore = match self.inner.options.synchronous {
-            open::Synchronous::Full => "PRAGMA synchronous = FULL",
-            open::Synchronous::Normal => "PRAGMA synchronous = NORMAL",
-        };
-        if sqlx::query(restore).execute(&mut **connection).await.is_err() {
-            connection.close_on_drop();
-        }
-    }
-
     /// Whether a write to `thread` should refresh its lease's heartbeat: at most every eighth
     /// of `lease_ttl` (what another host waits for before taking a silent lease over), so most
     /// commits only check the fence and leave the lease's page alone.
@@ -222,6 +148,95 @@ impl SqliteStore {
                 true
             }
         }
+    }
+
+    /// Adds the statements that save one checkpoint (see `put`) to `batch`; the thread and the
+    /// parent, for messages.
+    fn push_put(
+        &self,
+        batch: &mut Batch,
+        put: CheckpointPut,
+        parent_writes: &[TaskWrites],
+    ) -> Result<(String, Option<String>), CheckpointError> {
+        let CheckpointPut { checkpoint, blobs } = put;
+        check_parent_writes(&checkpoint, parent_writes)?;
+        let thread = checkpoint.thread_id.as_str();
+        let ns = checkpoint.ns.as_str();
+        let id = checkpoint.id.to_string();
+        let channels = channels_json(&checkpoint.channels)?;
+        let metadata = metadata_json(&checkpoint)?;
+        batch.statement(
+            "INSERT OR REPLACE INTO checkpoints
+             (thread_id, ns, checkpoint_id, parent_id, step, source, created_at, metadata, channels, control)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                Arg::Text(thread.to_owned()),
+                Arg::Text(ns.to_owned()),
+                Arg::Text(id.clone()),
+                checkpoint.parent_id.map_or(Arg::Null, |p| Arg::Text(p.to_string())),
+                Arg::Int(checkpoint.step),
+                Arg::Text(checkpoint.source.as_str().to_owned()),
+                Arg::Int(millis(checkpoint.created_at)),
+                Arg::Text(metadata),
+                Arg::Text(channels),
+                Arg::Blob(checkpoint.control.clone()),
+            ],
+        );
+        let rows = blobs
+            .iter()
+            .map(|blob| {
+                let (delta, data) = match &blob.data {
+                    ChannelData::Full(data) => (0, data),
+                    ChannelData::Delta(data) => (1, data),
+                };
+                let prev = match (delta, blob.prev) {
+                    (1, Some(prev)) => Arg::Text(prev.to_string()),
+                    _ => Arg::Null,
+                };
+                [
+                    Arg::Text(thread.to_owned()),
+                    Arg::Text(ns.to_owned()),
+                    Arg::Text(id.clone()),
+                    Arg::Text(blob.channel.clone()),
+                    Arg::Int(delta),
+                    prev,
+                    Arg::Blob(data.clone()),
+                ]
+            })
+            .collect();
+        batch.rows(
+            "INSERT OR REPLACE INTO blobs (thread_id, ns, checkpoint_id, channel, delta, prev, data)",
+            "(?, ?, ?, ?, ?, ?, ?)",
+            "",
+            rows,
+        );
+        let parent = checkpoint.parent_id.map(|p| p.to_string());
+        if let Some(parent) = &parent {
+            if !parent_writes.is_empty() {
+                // Writes for a parent that is not saved are refused, as in put_writes.
+                batch.statement(
+                    "INSERT INTO parent_guard (missing) SELECT NULL WHERE NOT EXISTS
+                     (SELECT 1 FROM checkpoints WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?)",
+                    [
+                        Arg::Text(thread.to_owned()),
+                        Arg::Text(ns.to_owned()),
+                        Arg::Text(parent.clone()),
+                    ],
+                );
+            }
+            // The new checkpoint supersedes the parent's pending writes; only the effects they
+            // carry are kept, in the ledger.
+            batch.statement(
+                "DELETE FROM writes WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?",
+                [
+                    Arg::Text(thread.to_owned()),
+                    Arg::Text(ns.to_owned()),
+                    Arg::Text(parent.clone()),
+                ],
+            );
+            self.push_effects(batch, thread, parent_writes)?;
+        }
+        Ok((thread.to_owned(), parent))
     }
 
     fn leases(&self) -> MutexGuard<'_, HashMap<String, u64>> {
@@ -426,87 +441,25 @@ impl Checkpointer for SqliteStore {
     }
 
     async fn put(&self, put: CheckpointPut, parent_writes: Vec<TaskWrites>) -> Result<(), CheckpointError> {
-        let CheckpointPut { checkpoint, blobs } = put;
-        check_parent_writes(&checkpoint, &parent_writes)?;
-        let thread = checkpoint.thread_id.as_str();
-        let ns = checkpoint.ns.as_str();
-        let id = checkpoint.id.to_string();
-        let channels = channels_json(&checkpoint.channels)?;
-        let metadata = metadata_json(&checkpoint)?;
         let mut batch = Batch::new();
-        batch.statement(
-            "INSERT OR REPLACE INTO checkpoints
-             (thread_id, ns, checkpoint_id, parent_id, step, source, created_at, metadata, channels, control)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                Arg::Text(thread.to_owned()),
-                Arg::Text(ns.to_owned()),
-                Arg::Text(id.clone()),
-                checkpoint.parent_id.map_or(Arg::Null, |p| Arg::Text(p.to_string())),
-                Arg::Int(checkpoint.step),
-                Arg::Text(checkpoint.source.as_str().to_owned()),
-                Arg::Int(millis(checkpoint.created_at)),
-                Arg::Text(metadata),
-                Arg::Text(channels),
-                Arg::Blob(checkpoint.control.clone()),
-            ],
-        );
-        let rows = blobs
-            .iter()
-            .map(|blob| {
-                let (delta, data) = match &blob.data {
-                    ChannelData::Full(data) => (0, data),
-                    ChannelData::Delta(data) => (1, data),
-                };
-                let prev = match (delta, blob.prev) {
-                    (1, Some(prev)) => Arg::Text(prev.to_string()),
-                    _ => Arg::Null,
-                };
-                [
-                    Arg::Text(thread.to_owned()),
-                    Arg::Text(ns.to_owned()),
-                    Arg::Text(id.clone()),
-                    Arg::Text(blob.channel.clone()),
-                    Arg::Int(delta),
-                    prev,
-                    Arg::Blob(data.clone()),
-                ]
-            })
-            .collect();
-        batch.rows(
-            "INSERT OR REPLACE INTO blobs (thread_id, ns, checkpoint_id, channel, delta, prev, data)",
-            "(?, ?, ?, ?, ?, ?, ?)",
-            "",
-            rows,
-        );
-        let parent = checkpoint.parent_id.map(|p| p.to_string());
-        if let Some(parent) = &parent {
-            if !parent_writes.is_empty() {
-                // Writes for a parent that is not saved are refused, as in put_writes.
-                batch.statement(
-                    "INSERT INTO parent_guard (missing) SELECT NULL WHERE NOT EXISTS
-                     (SELECT 1 FROM checkpoints WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?)",
-                    [
-                        Arg::Text(thread.to_owned()),
-                        Arg::Text(ns.to_owned()),
-                        Arg::Text(parent.clone()),
-                    ],
-                );
-            }
-            // The new checkpoint supersedes the parent's pending writes; only the effects they
-            // carry are kept, in the ledger.
-            batch.statement(
-                "DELETE FROM writes WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?",
-                [
-                    Arg::Text(thread.to_owned()),
-                    Arg::Text(ns.to_owned()),
-                    Arg::Text(parent.clone()),
-                ],
-            );
-            self.push_effects(&mut batch, thread, &parent_writes)?;
+        let (thread, parent) = self.push_put(&mut batch, put, &parent_writes)?;
+        let missing = || unsaved(parent.as_deref().unwrap_or("(none)"), &thread);
+        Ok(self.write(&thread, batch, missing).await?)
+    }
+
+    async fn put_many(&self, puts: Vec<(CheckpointPut, Vec<TaskWrites>)>) -> Result<(), CheckpointError> {
+        // One transaction, one fsync, for every checkpoint queued behind the first.
+        let mut batch = Batch::new();
+        let mut first: Option<(String, Option<String>)> = None;
+        for (put, parent_writes) in puts {
+            let saved = self.push_put(&mut batch, put, &parent_writes)?;
+            first.get_or_insert(saved);
         }
-        let missing = || unsaved(parent.as_deref().unwrap_or("(none)"), thread);
-        Ok(self.write(thread, batch, missing).await?)
+        let Some((thread, parent)) = first else {
+            return Ok(());
+        };
+        let missing = || unsaved(parent.as_deref().unwrap_or("(none)"), &thread);
+        Ok(self.write(&thread, batch, missing).await?)
     }
 
     async fn put_writes(
@@ -557,55 +510,55 @@ impl Checkpointer for SqliteStore {
     }
 
     async fn acquire_lease(&self, thread_id: &str) -> Result<Option<Lease>, CheckpointError> {
-        let store = self.clone();
-        let thread = thread_id.to_owned();
-        let task = tokio::spawn(async move { store.acquire_lease_now(&thread).await });
-        let epoch = match task.await {
-            Ok(result) => result?,
-            Err(join) => {
-                return Err(StoreError::Invalid(format!(
-                    "taking the lease of thread `{thread_id}` ended abnormally: {join}"
-                ))
-                .into());
-            }
-        };
+        let mut tx = self.begin().await?;
+        let now = Timestamp::now();
+        let row = self.lease_row(&mut tx, thread_id).await?;
+        if let Some(row) = &row
+            && row.is_live(&self.inner.holder, self.inner.options.lease_ttl, now)
+        {
+            return Err(row.clone().locked(thread_id).into());
+        }
+        let epoch = row.map_or(0, |r| r.epoch) + 1;
+        let holder = self.inner.holder.describe();
+        sqlx::query(
+            "INSERT OR REPLACE INTO leases (thread_id, epoch, holder, host, pid, started, acquired_at, heartbeat_at, released)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        )
+        .bind(thread_id)
+        .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
+        .bind(&holder)
+        .bind(&self.inner.holder.host)
+        .bind(i64::from(self.inner.holder.pid))
+        .bind(self.inner.holder.started)
+        .bind(millis(now))
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.map(e))?;
+        tx.commit().await.map_err(|e| self.map(e))?;
         self.leases().insert(thread_id.to_owned(), epoch);
         // Taking the lease wrote its heartbeat.
         self.inner
             .heartbeats
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(thread_id.to_owned(), Timestamp::now());
+            .insert(thread_id.to_owned(), now);
         Ok(Some(Lease {
             thread_id: thread_id.to_owned(),
             epoch,
-            holder: self.inner.holder.describe(),
+            holder,
         }))
     }
 
     async fn release_lease(&self, lease: &Lease) -> Result<(), CheckpointError> {
         self.forget(&lease.thread_id, lease.epoch);
-        let store = self.clone();
-        let (thread, epoch) = (lease.thread_id.clone(), lease.epoch);
-        let task = tokio::spawn(async move {
-            let mut connection = store.inner.pool.acquire().await.map_err(|e| store.map(e))?;
-            store.relax(&mut connection).await?;
-            let result = sqlx::query("UPDATE leases SET released = 1 WHERE thread_id = ? AND epoch = ?")
-                .bind(&thread)
-                .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
-                .execute(&mut *connection)
-                .await;
-            store.restore(&mut connection).await;
-            result.map(|_| ()).map_err(|e| store.map(e))
-        });
-        match task.await {
-            Ok(result) => Ok(result?),
-            Err(join) => Err(StoreError::Invalid(format!(
-                "releasing the lease of thread `{}` ended abnormally: {join}",
-                lease.thread_id
-            ))
-            .into()),
-        }
+        sqlx::query("UPDATE leases SET released = 1 WHERE thread_id = ? AND epoch = ?")
+            .bind(&lease.thread_id)
+            .bind(i64::try_from(lease.epoch).unwrap_or(i64::MAX))
+            .execute(&self.inner.pool)
+            .await
+            .map_err(|e| self.map(e))?;
+        Ok(())
     }
 
     async fn effect(&self, thread_id: &str, key: &str) -> Result<Option<EffectRecord>, CheckpointError> {
