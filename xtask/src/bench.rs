@@ -1,13 +1,14 @@
 //! `cargo xtask bench`: runs Lemmings' benchmark (with `--vs-peers` also LangGraph's and
-//! adk-graph's, interleaved in one sitting), keeps the raw JSON Lines under `bench/results/`, and
-//! writes BENCHMARKS.md: medians, ratios, and whether each target is met. `--table DIR` only
-//! rewrites BENCHMARKS.md from an existing results directory.
+//! adk-graph's, interleaved in one sitting), then the multi-model benchmark, keeps the raw JSON
+//! Lines under `bench/results/`, and writes BENCHMARKS.md: medians, ratios, and whether each
+//! target is met. `--table DIR` only rewrites BENCHMARKS.md from an existing results directory.
 //!
 //! The modules: [`results`] reads the rows, [`variant`] matches them across systems, [`table`]
-//! renders the file, [`targets`] judges the targets, [`runner`] builds and runs the benchmarks,
-//! [`machine`] describes the host.
+//! renders the file, [`multimodel`] reads and renders the multi-model benchmark, [`targets`]
+//! judges the targets, [`runner`] builds and runs the benchmarks, [`machine`] describes the host.
 
 mod machine;
+mod multimodel;
 mod results;
 mod runner;
 mod table;
@@ -38,6 +39,10 @@ const FLAGS: &[(&str, &str)] = &[
         "also run LangGraph and adk-graph, interleaved: LangGraph i, adk-graph i, Lemmings i",
     ),
     (
+        "--no-multimodel",
+        "skip the multi-model benchmark (lemmings-multimodel --runs N after the other runs, ~40 s a run)",
+    ),
+    (
         "--peers DIR",
         "the peers' benchmarks (default ../shared/bench beside the repository)",
     ),
@@ -58,6 +63,7 @@ struct Options {
     quick: bool,
     runs: Option<usize>,
     vs_peers: bool,
+    no_multimodel: bool,
     peers: Option<PathBuf>,
     out: Option<PathBuf>,
     table: Option<PathBuf>,
@@ -88,12 +94,12 @@ pub(crate) fn main(args: &[&str]) -> ExitCode {
 
 fn usage() -> String {
     let mut text = String::from(
-        "usage: cargo xtask bench [--quick] [--runs N] [--vs-peers] [--peers DIR] [--out DIR]\n       \
+        "usage: cargo xtask bench [--quick] [--runs N] [--vs-peers] [--no-multimodel] [--peers DIR] [--out DIR]\n       \
          cargo xtask bench --table DIR\n\nRaw JSON Lines go to <out>/<UTC date-time>/; BENCHMARKS.md is \
          rewritten at the repository root, keeping its notes section.\n\nflags:\n",
     );
     for (flag, help) in FLAGS {
-        text.push_str(&format!("  {flag:<13}{help}\n"));
+        text.push_str(&format!("  {flag:<17}{help}\n"));
     }
     text
 }
@@ -115,6 +121,7 @@ fn parse_args(args: &[&str]) -> Result<Options, String> {
         match flag {
             "--quick" if inline.is_none() => options.quick = true,
             "--vs-peers" if inline.is_none() => options.vs_peers = true,
+            "--no-multimodel" if inline.is_none() => options.no_multimodel = true,
             "--help" | "-h" if inline.is_none() => options.help = true,
             "--runs" => {
                 let n = value("N")?;
@@ -129,8 +136,12 @@ fn parse_args(args: &[&str]) -> Result<Options, String> {
             _ => return Err(format!("unknown argument `{arg}`")),
         }
     }
-    let runs_something =
-        options.quick || options.runs.is_some() || options.vs_peers || options.peers.is_some() || options.out.is_some();
+    let runs_something = options.quick
+        || options.runs.is_some()
+        || options.vs_peers
+        || options.no_multimodel
+        || options.peers.is_some()
+        || options.out.is_some();
     if options.table.is_some() && runs_something {
         return Err("`--table` runs nothing: it takes no other flag".to_owned());
     }
@@ -142,27 +153,33 @@ fn parse_args(args: &[&str]) -> Result<Options, String> {
 
 fn run(options: &Options) -> Result<()> {
     let root = workspace_root();
-    let dir = match &options.table {
-        Some(dir) => dir.clone(),
+    let (dir, multimodel_failure) = match &options.table {
+        Some(dir) => (dir.clone(), None),
         None => {
             let plan = runner::Plan {
                 quick: options.quick,
                 runs: options.runs.unwrap_or(if options.quick { 1 } else { DEFAULT_RUNS }),
                 vs_peers: options.vs_peers,
+                multimodel: !options.no_multimodel,
                 peers: options.peers.clone().unwrap_or_else(|| {
                     root.parent()
                         .map_or_else(|| root.join("../shared/bench"), |p| p.join("shared/bench"))
                 }),
                 out: options.out.clone().unwrap_or_else(|| root.join("bench/results")),
             };
-            runner::execute(&root, &plan)?
+            let sitting = runner::execute(&root, &plan)?;
+            (sitting.dir, sitting.multimodel_failure)
         }
     };
     let path = root.join("BENCHMARKS.md");
     let tally = write_benchmarks(&root, &dir, &path)?;
     println!("bench: wrote {} from {}", path.display(), dir.display());
     println!("bench: targets: {tally}");
-    Ok(())
+    // The other runs took minutes: their table is written before the failure is reported.
+    match multimodel_failure {
+        Some(err) => Err(err.context("the multi-model benchmark failed; BENCHMARKS.md was written without it")),
+        None => Ok(()),
+    }
 }
 
 /// Renders BENCHMARKS.md at `path` from the results in `dir`, keeping the notes section of the

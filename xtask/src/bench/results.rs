@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
 
 use super::machine::Machine;
+use super::multimodel::Multimodel;
 use super::variant::{VariantKey, alternative_score};
 
 /// The benchmarked runtimes, in the order of the table's columns.
@@ -157,10 +158,13 @@ pub(crate) struct Results {
     pub(crate) runs: BTreeMap<System, Vec<Run>>,
     /// The machine recorded beside the runs by `cargo xtask bench`, if any.
     pub(crate) machine: Option<Machine>,
+    /// The multi-model benchmark's rows; `None` when it was not run.
+    pub(crate) multimodel: Option<Multimodel>,
 }
 
 impl Results {
-    /// Reads `<system>-run-<i>.jsonl` files (ordered by `i`) and `machine.json` from `dir`.
+    /// Reads `<system>-run-<i>.jsonl` files (ordered by `i`), `machine.json` and
+    /// `multimodel.jsonl` from `dir`.
     pub(crate) fn load(dir: &Path) -> Result<Results> {
         let entries = std::fs::read_dir(dir).with_context(|| format!("reading results directory {}", dir.display()))?;
         let mut files: Vec<(System, u32, PathBuf)> = Vec::new();
@@ -193,6 +197,7 @@ impl Results {
             results.machine =
                 Some(Machine::from_json(&text).with_context(|| format!("parsing {}", machine.display()))?);
         }
+        results.multimodel = Multimodel::load(dir)?;
         Ok(results)
     }
 

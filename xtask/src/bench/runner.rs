@@ -1,5 +1,6 @@
-//! Running the benchmarks: building `lemmings-bench` (and adk-graph's `adk-bench`), creating
-//! LangGraph's venv, then the runs, interleaved, each run's JSON Lines into its own file.
+//! Running the benchmarks: building `lemmings-bench` and `lemmings-multimodel` (and adk-graph's
+//! `adk-bench`), creating LangGraph's venv, then the runs, interleaved, each run's JSON Lines into
+//! its own file, and last the multi-model benchmark into `multimodel.jsonl`.
 //!
 //! Everything the peers' `run.sh` scripts do is done here, with the same environment variables
 //! (`LG_VENV`, `PYTHON`, `ADK_BENCH_MEM_GB`, `CARGO_TARGET_DIR`), so their READMEs stay true.
@@ -13,6 +14,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use super::machine::{Machine, utc_stamp};
+use super::multimodel;
 use super::results::{Run, System};
 
 #[derive(Clone, Debug)]
@@ -20,6 +22,8 @@ pub(crate) struct Plan {
     pub(crate) quick: bool,
     pub(crate) runs: usize,
     pub(crate) vs_peers: bool,
+    /// Run `lemmings-multimodel --runs <runs>` after the interleaved runs.
+    pub(crate) multimodel: bool,
     /// The folder holding `langgraph/` and `adk-graph/`.
     pub(crate) peers: PathBuf,
     /// Where the timestamped results directory is created.
@@ -34,8 +38,17 @@ const PEER_DISK_BYTES: u64 = 3_200_000_000;
 /// so that a regression fails the variant instead of the machine.
 const ADK_DEFAULT_MEM_GIB: u64 = 20;
 
-/// Runs everything `plan` asks for and returns the results directory.
-pub(crate) fn execute(root: &Path, plan: &Plan) -> Result<PathBuf> {
+/// What a sitting left behind.
+#[derive(Debug)]
+pub(crate) struct Sitting {
+    /// The results directory.
+    pub(crate) dir: PathBuf,
+    /// Why the multi-model benchmark failed, if it did: the other results are still good.
+    pub(crate) multimodel_failure: Option<anyhow::Error>,
+}
+
+/// Runs everything `plan` asks for.
+pub(crate) fn execute(root: &Path, plan: &Plan) -> Result<Sitting> {
     let quick: &[&str] = if plan.quick { &["--quick"] } else { &[] };
     let peers = if plan.vs_peers {
         Some(Peers::locate(&plan.peers)?)
@@ -50,8 +63,12 @@ pub(crate) fn execute(root: &Path, plan: &Plan) -> Result<PathBuf> {
         }
     }
 
-    progress("building lemmings-bench (release)");
-    let lemmings = cargo_build(root, &["-p", "lemmings-bench"], "lemmings-bench")?;
+    progress("building lemmings-bench and lemmings-multimodel (release)");
+    let [lemmings, multimodel_bin] = cargo_build(
+        root,
+        &["-p", "lemmings-bench"],
+        ["lemmings-bench", "lemmings-multimodel"],
+    )?;
     let peer_bins = match &peers {
         Some(peers) => Some((peers.langgraph_python()?, peers.build_adk()?)),
         None => None,
@@ -63,11 +80,16 @@ pub(crate) fn execute(root: &Path, plan: &Plan) -> Result<PathBuf> {
     let machine = Machine::current();
     std::fs::write(dir.join("machine.json"), machine.to_json())?;
     progress(&format!(
-        "{} run(s){}{}; results in {}",
+        "{} run(s){}{}{}; results in {}",
         plan.runs,
         if plan.quick { ", quick" } else { "" },
         if plan.vs_peers {
             ", interleaved with LangGraph and adk-graph"
+        } else {
+            ""
+        },
+        if plan.multimodel {
+            ", then the multi-model benchmark"
         } else {
             ""
         },
@@ -89,7 +111,21 @@ pub(crate) fn execute(root: &Path, plan: &Plan) -> Result<PathBuf> {
         ours.arg("--all").args(quick).current_dir(root);
         run_to_file(&tag(System::Lemmings), ours, &file(System::Lemmings))?;
     }
-    Ok(dir)
+
+    let mut multimodel_failure = None;
+    if plan.multimodel {
+        let mut cmd = Command::new(&multimodel_bin);
+        cmd.args(["--runs", &plan.runs.to_string()]).current_dir(root);
+        let what = format!("multi-model benchmark ({} run(s) of 3 configurations)", plan.runs);
+        if let Err(err) = run_to_file(&what, cmd, &dir.join(multimodel::FILE)) {
+            progress(&format!("warning: {err:#}"));
+            multimodel_failure = Some(err);
+        }
+    }
+    Ok(Sitting {
+        dir,
+        multimodel_failure,
+    })
 }
 
 fn progress(message: &str) {
@@ -176,14 +212,15 @@ impl Peers {
 
     fn build_adk(&self) -> Result<PathBuf> {
         progress("building adk-graph's adk-bench (release; the first build takes about 2 minutes)");
-        cargo_build(&self.adk, &["--manifest-path", "Cargo.toml"], "adk-bench")
+        let [adk] = cargo_build(&self.adk, &["--manifest-path", "Cargo.toml"], ["adk-bench"])?;
+        Ok(adk)
     }
 }
 
-/// `cargo build --release <args>` in `dir`, returning the path of the executable `bin`.
-/// Compiler messages go to the terminal; the JSON messages on stdout name the executable, so
+/// `cargo build --release <args>` in `dir`, returning the paths of the executables `bins`.
+/// Compiler messages go to the terminal; the JSON messages on stdout name the executables, so
 /// `CARGO_TARGET_DIR` and the workspace layout need no guessing.
-fn cargo_build(dir: &Path, args: &[&str], bin: &str) -> Result<PathBuf> {
+fn cargo_build<const N: usize>(dir: &Path, args: &[&str], bins: [&str; N]) -> Result<[PathBuf; N]> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(&cargo)
         .args(["build", "--release", "--message-format=json-render-diagnostics"])
@@ -194,17 +231,30 @@ fn cargo_build(dir: &Path, args: &[&str], bin: &str) -> Result<PathBuf> {
         .with_context(|| format!("running {cargo}"))?;
     if !output.status.success() {
         bail!(
-            "building {bin} failed: `cargo build --release {}` in {}",
+            "building {} failed: `cargo build --release {}` in {}",
+            bins.join(" and "),
             args.join(" "),
             dir.display()
         );
     }
-    String::from_utf8_lossy(&output.stdout)
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let messages: Vec<Value> = stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == bin)
-        .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
-        .with_context(|| format!("`cargo build` in {} produced no `{bin}` executable", dir.display()))
+        .filter(|msg| msg["reason"] == "compiler-artifact")
+        .collect();
+    let executable = |bin: &str| {
+        messages
+            .iter()
+            .filter(|msg| msg["target"]["name"] == bin)
+            .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+            .with_context(|| format!("`cargo build` in {} produced no `{bin}` executable", dir.display()))
+    };
+    let mut paths = Vec::with_capacity(N);
+    for bin in bins {
+        paths.push(executable(bin)?);
+    }
+    Ok(paths.try_into().expect("one path per executable"))
 }
 
 fn run_checked(cmd: &mut Command) -> Result<()> {

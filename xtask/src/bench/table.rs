@@ -1,12 +1,13 @@
 //! BENCHMARKS.md: the machine note, the method, one table of every scenario variant with the
-//! three systems side by side, the targets, and the hand-written notes section kept across
-//! regenerations.
+//! three systems side by side, the multi-model benchmark's section, the targets, and the
+//! hand-written notes section kept across regenerations.
 
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
 use super::machine::Machine;
+use super::multimodel;
 use super::results::{Cell, Results, Row, System};
 use super::targets;
 use super::variant::VariantKey;
@@ -42,6 +43,7 @@ pub(crate) fn render(results: &Results, source: &Source) -> String {
     machine_note(&mut out, results, source);
     method(&mut out, results);
     table(&mut out, results);
+    multimodel::render(&mut out, results.multimodel.as_ref(), &source.dir);
     out.push_str("## Targets\n\n");
     out.push_str(&targets::render(&targets::evaluate(results)));
     out.push('\n');

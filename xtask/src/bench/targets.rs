@@ -1,8 +1,10 @@
 //! The performance targets Lemmings set itself, evaluated from the medians of a results
-//! directory: each one met, NOT met, or without data, with the numbers it was judged on.
+//! directory: each one met, NOT met, without data, or not measured (the multi-model benchmark
+//! was not run), with the numbers it was judged on.
 
 use std::fmt::Write as _;
 
+use super::multimodel::{Multimodel, OFFLOADED, SUMMARIZER_OFFLOADED, WITH_SUPERVISOR, fmt_secs, fmt_share};
 use super::results::{Results, System};
 use super::table::{fmt_bound, fmt_num, fmt_ratio};
 use super::variant::VariantKey;
@@ -12,6 +14,8 @@ pub(crate) enum Verdict {
     Met,
     NotMet,
     NoData,
+    /// The benchmark the target needs was not run: neither met nor failed.
+    NotMeasured,
 }
 
 #[derive(Clone, Debug)]
@@ -28,6 +32,7 @@ impl Verdict {
             Verdict::Met => "met",
             Verdict::NotMet => "**NOT met**",
             Verdict::NoData => "no data",
+            Verdict::NotMeasured => "not measured",
         }
     }
 }
@@ -38,6 +43,9 @@ const STATE_SIZE_DB_FACTOR: f64 = 3.0;
 
 /// A Lemmings process that builds and runs a graph may take at most this many times adk-graph's.
 const STARTUP_VS_ADK: f64 = 2.0;
+
+/// The supervisor runs beside the main path: it may lengthen a run by less than this (percent).
+const SUPERVISOR_COST_PCT: f64 = 5.0;
 
 pub(crate) fn evaluate(results: &Results) -> Vec<Target> {
     let ev = Eval { results };
@@ -134,6 +142,8 @@ pub(crate) fn evaluate(results: &Results) -> Vec<Target> {
     ));
     targets.push(ev.startup());
     targets.push(ev.memory_vs_adk());
+    targets.push(ev.summarization_offloaded());
+    targets.push(ev.supervisor_cost());
     targets
 }
 
@@ -294,6 +304,74 @@ impl Eval<'_> {
     }
 }
 
+/// The multi-model targets: "not measured" when `multimodel.jsonl` is missing, else judged on
+/// `measured` (`None`: a configuration or field is missing).
+fn multimodel_target(
+    results: &Results,
+    what: &str,
+    required: String,
+    judge: impl FnOnce(&Multimodel) -> Option<(String, bool)>,
+) -> Target {
+    let Some(multimodel) = &results.multimodel else {
+        return Target {
+            what: what.to_owned(),
+            required,
+            measured: "–".to_owned(),
+            verdict: Verdict::NotMeasured,
+        };
+    };
+    let judged = judge(multimodel);
+    let met = judged.as_ref().is_some_and(|(_, met)| *met);
+    Eval::judge(what, required, judged.map(|(measured, _)| measured), met)
+}
+
+impl Eval<'_> {
+    /// Both offloaded configurations spend exactly none of the primary's time on summarizer work.
+    fn summarization_offloaded(&self) -> Target {
+        multimodel_target(
+            self.results,
+            "primary time spent on summarization is 0 when the summarizer is offloaded",
+            "share = 0 in both offloaded configs".to_owned(),
+            |m| {
+                let shares = OFFLOADED
+                    .iter()
+                    .map(|config| Some((*config, m.config(config)?.num("primary_summarization_share")?)))
+                    .collect::<Option<Vec<_>>>()?;
+                let measured = shares
+                    .iter()
+                    .map(|(config, share)| format!("{config} {}", fmt_share(*share)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Some((measured, shares.iter().all(|(_, share)| *share == 0.0)))
+            },
+        )
+    }
+
+    /// `supervisor_cost_pct` of the supervised configuration < [`SUPERVISOR_COST_PCT`].
+    fn supervisor_cost(&self) -> Target {
+        multimodel_target(
+            self.results,
+            "the supervisor's wall-time cost is under 5%",
+            format!("< {}%", fmt_bound(SUPERVISOR_COST_PCT)),
+            |m| {
+                let with = m.config(WITH_SUPERVISOR)?;
+                let cost = with.num("supervisor_cost_pct")?;
+                let mut measured = format!("{}%", fmt_num(cost));
+                let without = m.config(SUMMARIZER_OFFLOADED).and_then(|r| r.num("wall_s"));
+                if let (Some(with), Some(without)) = (with.num("wall_s"), without) {
+                    let _ = write!(
+                        measured,
+                        " ({} s with, {} s without)",
+                        fmt_secs(with),
+                        fmt_secs(without)
+                    );
+                }
+                Some((measured, cost < SUPERVISOR_COST_PCT))
+            },
+        )
+    }
+}
+
 /// The TARGETS table and a one-line tally.
 pub(crate) fn render(targets: &[Target]) -> String {
     let mut out = String::from("| target | required | measured (medians) | result |\n|---|---|---|---|\n");
@@ -309,19 +387,21 @@ pub(crate) fn render(targets: &[Target]) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} (no data: a system or variant is missing from the results).",
+        "\n{} (no data: a system or variant is missing from the results; not measured: the multi-model \
+         benchmark was not run).",
         tally(targets)
     );
     out
 }
 
-/// `5 met, 12 NOT met, 3 without data`.
+/// `5 met, 12 NOT met, 3 without data, 2 not measured`.
 pub(crate) fn tally(targets: &[Target]) -> String {
     let count = |v: Verdict| targets.iter().filter(|t| t.verdict == v).count();
     format!(
-        "{} met, {} NOT met, {} without data",
+        "{} met, {} NOT met, {} without data, {} not measured",
         count(Verdict::Met),
         count(Verdict::NotMet),
-        count(Verdict::NoData)
+        count(Verdict::NoData),
+        count(Verdict::NotMeasured)
     )
 }

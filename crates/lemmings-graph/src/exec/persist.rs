@@ -235,19 +235,13 @@ async fn write_loop(
                     let mut last = put.checkpoint.id;
                     let mut puts = vec![(*put, parent_writes)];
                     let mut acks = vec![ack];
-                    while let Some(Op::Put { put: next, .. }) = queue.front()
-                        && next.checkpoint.parent_id == Some(last)
-                    {
-                        let Some(Op::Put {
-                            put: next,
-                            parent_writes,
-                            ack,
-                        }) = queue.pop_front()
-                        else {
-                            break;
-                        };
-                        last = next.checkpoint.id;
-                        puts.push((*next, parent_writes));
+                    // Task writes saved against the last checkpoint of the group join the put of
+                    // its child, as they would one by one.
+                    while let Some(writes) = take_child(&mut queue, last) {
+                        let (mut next, mut parent_writes, ack) = writes;
+                        parent_writes.splice(0..0, std::mem::take(&mut next.1));
+                        last = next.0.checkpoint.id;
+                        puts.push((next.0, parent_writes));
                         acks.push(ack);
                     }
                     let result = match failed(&failure) {
@@ -276,6 +270,40 @@ async fn write_loop(
                 let _ = ack.send(result);
             }
         }
+    }
+}
+
+/// A checkpoint, with the task writes queued for it ahead of its own parent writes.
+type Child = (
+    (CheckpointPut, Vec<TaskWrites>),
+    Vec<TaskWrites>,
+    Option<oneshot::Sender<Result<(), CheckpointError>>>,
+);
+
+/// Takes the put of `last`'s child from the front of the queue, with any task writes for
+/// `last` queued before it; `None` (leaving the queue alone) when the front is anything else.
+fn take_child(queue: &mut VecDeque<Op>, last: CheckpointId) -> Option<Child> {
+    let writes_ahead = queue
+        .iter()
+        .take_while(|op| matches!(op, Op::Writes { checkpoint, .. } if *checkpoint == last))
+        .count();
+    match queue.get(writes_ahead) {
+        Some(Op::Put { put, .. }) if put.checkpoint.parent_id == Some(last) => {}
+        _ => return None,
+    }
+    let mut ahead = Vec::new();
+    for _ in 0..writes_ahead {
+        if let Some(Op::Writes { writes, .. }) = queue.pop_front() {
+            ahead.extend(writes);
+        }
+    }
+    match queue.pop_front() {
+        Some(Op::Put {
+            put,
+            parent_writes,
+            ack,
+        }) => Some(((*put, ahead), parent_writes, ack)),
+        _ => None,
     }
 }
 

@@ -129,3 +129,61 @@ async fn checkpoints_queued_behind_a_slow_save_are_saved_together() {
     }
     assert_eq!(history[0].values.x, 10);
 }
+
+#[tokio::test]
+async fn task_writes_between_queued_checkpoints_join_the_group() {
+    // Two branches side by side: each superstep has two tasks, the first of which saves its
+    // writes on its own (queued between the checkpoints), the second with the checkpoint.
+    let saver = Arc::new(SlowSaver::default());
+    let last_ran = Arc::new(Notify::new());
+    let mut graph = StateGraph::<Log>::new();
+    for branch in ["a", "b"] {
+        for k in 1..=6 {
+            let last_ran = last_ran.clone();
+            let name = format!("{branch}{k}");
+            graph.add_node(name.clone(), move |_state: Arc<Log>, _ctx: Ctx| {
+                let (last_ran, name) = (last_ran.clone(), name.clone());
+                async move {
+                    if name == "a6" {
+                        last_ran.notify_one();
+                    }
+                    Ok::<_, NodeError>(LogUpdate::default().log(vec![name]))
+                }
+            });
+        }
+        graph.add_edge(START, format!("{branch}1"));
+        for k in 1..6 {
+            graph.add_edge(format!("{branch}{k}"), format!("{branch}{}", k + 1));
+        }
+        graph.add_edge(format!("{branch}6"), END);
+    }
+    let graph = graph.compile().expect("compiles").with_checkpointer(saver.clone());
+    let mut config = RunConfig::thread("t");
+    config.durability = Durability::Async;
+    let run = tokio::spawn({
+        let (graph, config) = (graph.clone(), config.clone());
+        async move { graph.invoke(LogUpdate::default(), &config).await }
+    });
+    last_ran.notified().await;
+    saver.release.notify_one();
+    let out = run.await.expect("joins").expect("the run ends");
+    assert_eq!(out.value.log.len(), 12);
+
+    let calls = saver.calls.lock().unwrap().clone();
+    // The input's checkpoint, step 0's, and one per superstep (6).
+    assert_eq!(calls.iter().sum::<usize>(), 8, "{calls:?}");
+    assert!(
+        calls.iter().any(|&n| n >= 5),
+        "the writes did not split the group: {calls:?}"
+    );
+    let history = graph
+        .get_state_history(&config, &ListOptions::default())
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 8);
+    assert_eq!(history[0].values.log.len(), 12, "every task's writes were saved");
+    // Each superstep's checkpoint holds both branches' writes.
+    for snapshot in &history[..6] {
+        assert_eq!(snapshot.values.log.len() % 2, 0, "{:?}", snapshot.values.log);
+    }
+}
