@@ -11,8 +11,8 @@
 use lemmings_testkit::Hold;
 
 use crate::common::{
-    GREET, Output, RUN_AGENTS, Running, Scratch, Servers, TASK, WATCHDOG, agent_of, implementor_reply,
-    script_after_implementor, script_until_implementor, wait_for_post,
+    GREET, Output, RUN_AGENTS, Running, Scratch, Servers, TASK, WATCHDOG, implementor_reply, script_after_implementor,
+    script_until_implementor, wait_for_post,
 };
 
 /// How the test stops the run.
@@ -43,7 +43,7 @@ async fn stuck_in_the_implementor() -> Stuck {
     let mut run = scratch
         .lemmings(["run", TASK, "--workspace", &scratch.ws_arg(), "--config", &config])
         .start();
-    let implementor = wait_for_post(&servers.primary, |request| agent_of(request) == "implementation");
+    let implementor = wait_for_post(&servers.primary, |request| request.agent() == "implementation");
     if tokio::time::timeout(WATCHDOG, implementor).await.is_err() {
         run.kill();
         let out = run.wait().await;

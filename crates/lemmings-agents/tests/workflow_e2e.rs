@@ -158,21 +158,6 @@ fn script_primary(primary: &FakeServer, implementor_hold: &Hold) {
     primary.push(Reply::text("Added src/greet.rs with greet()."));
 }
 
-/// Which agent sent a recorded request: by the submit tool it offers; `report` without tools.
-fn agent_of(request: &Recorded) -> String {
-    let tools: Vec<&str> = request.body["tools"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|tool| tool.pointer("/function/name").and_then(Value::as_str))
-        .collect();
-    match tools.iter().find_map(|name| name.strip_prefix("submit_")) {
-        Some(output) => output.to_owned(),
-        None if tools.is_empty() => "report".to_owned(),
-        None => format!("tools {tools:?}"),
-    }
-}
-
 /// The summarizer phrases `request`'s body holds.
 fn summarizer_phrases(request: &Recorded) -> Vec<&'static str> {
     let body = request.body.to_string();
@@ -230,7 +215,7 @@ async fn the_workflow_runs_end_to_end_over_http_with_a_primary_that_refuses_conc
         .unwrap_or_else(|_| {
             panic!(
                 "the run did not finish in 30 s; primary {primary:?} got {:?}; summarizer {summarizer:?}",
-                primary.requests().iter().map(agent_of).collect::<Vec<_>>()
+                primary.requests().iter().map(Recorded::agent).collect::<Vec<_>>()
             )
         })
         .expect("the run finishes");
@@ -244,7 +229,7 @@ async fn the_workflow_runs_end_to_end_over_http_with_a_primary_that_refuses_conc
     assert_eq!(written, GREET);
 
     // The primary served every agent in turn, never two requests at once.
-    let served: Vec<String> = primary.requests().iter().map(agent_of).collect();
+    let served: Vec<String> = primary.requests().iter().map(Recorded::agent).collect();
     assert_eq!(
         served,
         [

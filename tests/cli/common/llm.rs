@@ -81,7 +81,7 @@ impl Servers {
             .requests()
             .iter()
             .filter(|request| request.method == "POST")
-            .map(agent_of)
+            .map(Recorded::agent)
             .collect()
     }
 }
@@ -228,19 +228,4 @@ pub(crate) fn release_after_condensing(servers: &Servers, hold: &Hold) {
         wait_for_post(&summarizer, |_| true).await;
         hold.release();
     });
-}
-
-/// Which agent sent a recorded request: by the submit tool it offers; `report` without tools.
-pub(crate) fn agent_of(request: &Recorded) -> String {
-    let tools: Vec<&str> = request.body["tools"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|tool| tool.pointer("/function/name").and_then(Value::as_str))
-        .collect();
-    match tools.iter().find_map(|name| name.strip_prefix("submit_")) {
-        Some(output) => output.to_owned(),
-        None if tools.is_empty() => "report".to_owned(),
-        None => format!("tools {tools:?}"),
-    }
 }

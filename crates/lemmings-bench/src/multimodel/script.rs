@@ -72,7 +72,7 @@ impl Script {
         if is_summarizer_work(request) {
             return summarizer(request);
         }
-        match agent_of(request).as_str() {
+        match request.agent().as_str() {
             "scope" => submit(request, "submit_scope", &scope()),
             "plan" => submit(request, "submit_plan", &self.plan(request)),
             "implementation" => self.implementor(request),
@@ -255,22 +255,6 @@ fn qa() -> Value {
 pub(crate) fn is_summarizer_work(request: &Recorded) -> bool {
     let text = text(request);
     SUMMARIZER_PHRASES.iter().any(|phrase| text.contains(phrase))
-}
-
-/// Which agent sent `request`: by the submit tool it offers (`plan`, `implementation`, …);
-/// `report` without tools.
-pub(crate) fn agent_of(request: &Recorded) -> String {
-    let tools: Vec<&str> = request.body["tools"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|tool| tool.pointer("/function/name").and_then(Value::as_str))
-        .collect();
-    match tools.iter().find_map(|name| name.strip_prefix("submit_")) {
-        Some(output) => output.to_owned(),
-        None if tools.is_empty() => "report".to_owned(),
-        None => format!("tools {tools:?}"),
-    }
 }
 
 /// A completion calling `submit`, the only tool an agent's last turn calls.

@@ -53,6 +53,23 @@ impl Recorded {
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
     }
+
+    /// Which of the coding workflow's agents sent this chat request, by the structured output
+    /// it may submit: `submit_plan` offered → `plan`; no tools at all → `report`; tools but no
+    /// submit tool → `tools [..]` listing them.
+    pub fn agent(&self) -> String {
+        let tools: Vec<&str> = self.body["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|tool| tool.pointer("/function/name").and_then(Value::as_str))
+            .collect();
+        match tools.iter().find_map(|name| name.strip_prefix("submit_")) {
+            Some(output) => output.to_owned(),
+            None if tools.is_empty() => "report".to_owned(),
+            None => format!("tools {tools:?}"),
+        }
+    }
 }
 
 /// A scripted LLM server on `127.0.0.1`. Each request takes the next queued [`Reply`] (else the
