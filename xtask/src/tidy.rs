@@ -38,7 +38,8 @@ const DEPENDENCY_TABLE: &[(&str, Allowed)] = &[
     ("xtask",                 Allowed::Any),
 ];
 
-/// Fakes are test-only: any crate may use them as a dev-dependency.
+/// Fakes are for tests and benchmarks: any crate may use them as a dev-dependency; only
+/// lemmings-bench (its multi-model benchmark) depends on them normally.
 const TESTKIT: &str = "lemmings-testkit";
 
 /// External crates that only one workspace crate may use directly, so that SQL, HTTP and LLM

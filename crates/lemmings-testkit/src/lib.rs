@@ -12,7 +12,8 @@
 //!
 //! Everything runs on the test's tokio runtime and works under paused time
 //! (`#[tokio::test(start_paused = true)]`): the only timers are the delays a test scripts.
-//! This crate is a dev-dependency only.
+//! This crate is for tests (as a dev-dependency) and for the multi-model benchmark in
+//! lemmings-bench; nothing the product ships depends on it.
 
 mod fake_server;
 mod scripted;

@@ -152,8 +152,11 @@ fn method(out: &mut String, results: &Results) {
          end), median over runs: about \"fsync'd commits per unit\", comparable across disks.\n\
          * Variants are matched by scenario, store or not, durability (chain_sqlite and state_size), `n` and \
          `when`. Where adk-graph reports alternatives the like-for-like row is used (WAL journal, full-state \
-         storage, static-node fan-out); it has one durability mode, LangGraph's `sync`, so it appears in the \
-         `sync` rows only. Startup rows are whole processes in ms (median of 7, quick: 3).\n\n",
+         storage, static-node fan-out). adk-graph has one durability mode, LangGraph's `sync`: among the \
+         durability-keyed rows it appears in the `sync` ones only, but the SQLite rows of fanout, resume, \
+         history and parallel_branches (run at each system's default: `async` for LangGraph and Lemmings) \
+         compare adk-graph's `sync` with the others' `async`. Startup rows are whole processes in ms \
+         (median of 7, quick: 3).\n\n",
     );
 }
 

@@ -237,22 +237,15 @@ async fn write_loop(
                     let mut acks = vec![ack];
                     // Task writes saved against the last checkpoint of the group join the put of
                     // its child, as they would one by one.
-                    while let Some(writes) = take_child(&mut queue, last) {
-                        let (mut next, mut parent_writes, ack) = writes;
-                        parent_writes.splice(0..0, std::mem::take(&mut next.1));
-                        last = next.0.checkpoint.id;
-                        puts.push((next.0, parent_writes));
+                    while let Some((next, parent_writes, ack)) = take_child(&mut queue, last) {
+                        last = next.checkpoint.id;
+                        puts.push((next, parent_writes));
                         acks.push(ack);
                     }
                     let result = match failed(&failure) {
                         Some(error) => Err(error),
-                        None if puts.len() == 1 => match puts.pop() {
-                            Some((put, parent_writes)) => store.put(put, parent_writes).await,
-                            None => Ok(()),
-                        },
                         None => store.put_many(puts).await,
                     };
-                    let result = record(&failure, result);
                     let last_ack = acks.pop().flatten();
                     for ack in acks.into_iter().flatten() {
                         let copy = match &result {
@@ -273,16 +266,17 @@ async fn write_loop(
     }
 }
 
-/// A checkpoint, with the task writes queued for it ahead of its own parent writes.
-type Child = (
-    (CheckpointPut, Vec<TaskWrites>),
+/// The put of `last`'s child from the front of the queue, with any task writes for `last`
+/// queued before it put ahead of its own parent writes (as the `Writes` branch would fold them
+/// one by one); `None`, leaving the queue alone, when the front is anything else.
+fn take_child(
+    queue: &mut VecDeque<Op>,
+    last: CheckpointId,
+) -> Option<(
+    CheckpointPut,
     Vec<TaskWrites>,
     Option<oneshot::Sender<Result<(), CheckpointError>>>,
-);
-
-/// Takes the put of `last`'s child from the front of the queue, with any task writes for
-/// `last` queued before it; `None` (leaving the queue alone) when the front is anything else.
-fn take_child(queue: &mut VecDeque<Op>, last: CheckpointId) -> Option<Child> {
+)> {
     let writes_ahead = queue
         .iter()
         .take_while(|op| matches!(op, Op::Writes { checkpoint, .. } if *checkpoint == last))
@@ -291,10 +285,10 @@ fn take_child(queue: &mut VecDeque<Op>, last: CheckpointId) -> Option<Child> {
         Some(Op::Put { put, .. }) if put.checkpoint.parent_id == Some(last) => {}
         _ => return None,
     }
-    let mut ahead = Vec::new();
-    for _ in 0..writes_ahead {
-        if let Some(Op::Writes { writes, .. }) = queue.pop_front() {
-            ahead.extend(writes);
+    let mut writes = Vec::new();
+    for op in queue.drain(..writes_ahead) {
+        if let Op::Writes { writes: more, .. } = op {
+            writes.extend(more);
         }
     }
     match queue.pop_front() {
@@ -302,7 +296,10 @@ fn take_child(queue: &mut VecDeque<Op>, last: CheckpointId) -> Option<Child> {
             put,
             parent_writes,
             ack,
-        }) => Some(((*put, ahead), parent_writes, ack)),
+        }) => {
+            writes.extend(parent_writes);
+            Some((*put, writes, ack))
+        }
         _ => None,
     }
 }

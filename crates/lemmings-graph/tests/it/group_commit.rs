@@ -22,6 +22,16 @@ struct SlowSaver {
     calls: Mutex<Vec<usize>>,
 }
 
+impl SlowSaver {
+    /// The first save, whichever method makes it, waits for `release`.
+    async fn hold_first(&self) {
+        let first = !std::mem::replace(&mut *self.held.lock().unwrap(), true);
+        if first {
+            self.release.notified().await;
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl Checkpointer for SlowSaver {
     async fn get(
@@ -34,15 +44,13 @@ impl Checkpointer for SlowSaver {
     }
 
     async fn put(&self, put: CheckpointPut, parent_writes: Vec<TaskWrites>) -> Result<(), CheckpointError> {
-        let first = !std::mem::replace(&mut *self.held.lock().unwrap(), true);
-        if first {
-            self.release.notified().await;
-        }
+        self.hold_first().await;
         self.calls.lock().unwrap().push(1);
         self.inner.put(put, parent_writes).await
     }
 
     async fn put_many(&self, puts: Vec<(CheckpointPut, Vec<TaskWrites>)>) -> Result<(), CheckpointError> {
+        self.hold_first().await;
         self.calls.lock().unwrap().push(puts.len());
         for (put, parent_writes) in puts {
             self.inner.put(put, parent_writes).await?;

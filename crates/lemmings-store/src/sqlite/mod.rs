@@ -254,6 +254,11 @@ impl SqliteStore {
         let mut leases = self.leases();
         if leases.get(thread) == Some(&epoch) {
             leases.remove(thread);
+            self.inner
+                .heartbeats
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(thread);
         }
     }
 
@@ -441,14 +446,11 @@ impl Checkpointer for SqliteStore {
     }
 
     async fn put(&self, put: CheckpointPut, parent_writes: Vec<TaskWrites>) -> Result<(), CheckpointError> {
-        let mut batch = Batch::new();
-        let (thread, parent) = self.push_put(&mut batch, put, &parent_writes)?;
-        let missing = || unsaved(parent.as_deref().unwrap_or("(none)"), &thread);
-        Ok(self.write(&thread, batch, missing).await?)
+        self.put_many(vec![(put, parent_writes)]).await
     }
 
     async fn put_many(&self, puts: Vec<(CheckpointPut, Vec<TaskWrites>)>) -> Result<(), CheckpointError> {
-        // One transaction, one fsync, for every checkpoint queued behind the first.
+        // One transaction, one fsync, however many checkpoints.
         let mut batch = Batch::new();
         let mut first: Option<(String, Option<String>)> = None;
         for (put, parent_writes) in puts {
