@@ -340,14 +340,17 @@ impl View {
         head.push_str(&format!(" · {}", seconds(elapsed)));
         lines.push(head);
         for call in registry.active_calls() {
-            let who = if call.answering == call.role {
-                call.role.clone()
+            // `model` is the called role's; once a fallback answers, name the role instead.
+            let (who, model) = if call.answering == call.role {
+                (call.role.clone(), clip(&call.model, 24))
             } else {
-                format!("{}→{}", call.role, call.answering)
+                (
+                    format!("{}→{}", call.role, call.answering),
+                    format!("(fallback to {})", call.answering),
+                )
             };
             lines.push(format!(
-                "    {who:<12} {:<24} {:>6}  {} pieces streamed",
-                clip(&call.model, 24),
+                "    {who:<12} {model:<24} {:>6}  {} pieces streamed",
                 seconds(call.elapsed),
                 call.chunks
             ));

@@ -229,7 +229,6 @@ fn graph_prints_mermaid() {
         	advance__milestone -.-> start__milestone;
         	advance__milestone -.-> report;
         	report -.-> __end__;
-        	report -.-> status__line;
         	status__line --> __end__;
         	supervisor --> __end__;
         	classDef default fill:#f2f0ff,line-height:1.2
@@ -316,7 +315,6 @@ fn graph_prints_dot() {
         	"advance_milestone" -> "start_milestone" [style=dotted];
         	"advance_milestone" -> "report" [style=dotted];
         	"report" -> "__end__" [style=dotted];
-        	"report" -> "status_line" [style=dotted];
         	"status_line" -> "__end__";
         	"supervisor" -> "__end__";
         }

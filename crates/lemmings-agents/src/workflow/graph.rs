@@ -192,7 +192,7 @@ impl WorkflowBuilder {
         let mut graph = StateGraph::<WorkflowState>::named("lemmings");
         for node in Node::ALL {
             if node.is_agent() {
-                let spec = kit.spec(agent_of(node))?;
+                let spec = kit.spec(node.name())?;
                 let agent = kit.agent(spec, false)?;
                 add_agent(
                     &mut graph,
@@ -243,7 +243,7 @@ impl WorkflowBuilder {
                 Edge::Routed(nodes) => nodes.iter().map(|n| n.name()).collect(),
                 Edge::End => vec![END],
             };
-            let condenses = node.is_agent();
+            let condenses = node.condenses();
             let supervises = supervisor && SUPERVISION_POINTS.contains(&node);
             if !condenses
                 && !supervises
@@ -387,19 +387,6 @@ impl lemmings_models::ChatModel for Unconnected {
             server: "none".to_owned(),
             output_mode: lemmings_models::OutputMode::Tool,
         }
-    }
-}
-
-/// The agent (spec name) that runs in an agent node.
-fn agent_of(node: Node) -> &'static str {
-    match node {
-        Node::ScopeInitial => "scope_initial",
-        Node::ScopeReview => "scope_review",
-        Node::TaskPlanner => "task_planner",
-        Node::Implementor => "implementor",
-        Node::Qa => "qa",
-        Node::Assessor => "assessor",
-        _ => "report",
     }
 }
 

@@ -72,7 +72,8 @@ const LIMIT_KEYS: &[LimitKey] = &[
     LimitKey {
         key: "max_tasks",
         min: 1,
-        max: 10_000,
+        // Task ids are `task_001` to `task_999`, ordered by their text.
+        max: 999,
         field: |limits| &mut limits.max_tasks,
     },
     LimitKey {
@@ -374,7 +375,7 @@ check_command = "make check"
 max_attempts = 20
 review_interval = 1
 max_replans = 0
-max_tasks = 10000
+max_tasks = 999
 max_planner_rounds = 0x10
 max_consecutive_skips = 4
 max_consecutive_failures = 5
@@ -392,7 +393,7 @@ supervise_every = 0
                 max_attempts: 20,
                 review_interval: 1,
                 max_replans: 0,
-                max_tasks: 10_000,
+                max_tasks: 999,
                 max_planner_rounds: 16,
                 max_consecutive_skips: 4,
                 max_consecutive_failures: 5,
@@ -468,7 +469,7 @@ supervise_every = 0
                 config.toml:2: run.max_attempts: expected 1 to 20
                 config.toml:2: run.review_interval: expected 1 to 1000
                 config.toml:2: run.max_replans: expected 0 to 100
-                config.toml:2: run.max_tasks: expected 1 to 10000
+                config.toml:2: run.max_tasks: expected 1 to 999
                 config.toml:2: run.max_planner_rounds: expected 1 to 100000
                 config.toml:2: run.max_consecutive_skips: expected 1 to 1000
                 config.toml:2: run.max_consecutive_failures: expected 1 to 1000
@@ -487,7 +488,7 @@ supervise_every = 0
         assert_eq!(error.file(), "/etc/lemmings.toml");
         assert_eq!(error.line(), Some(2));
         assert_eq!(error.key(), Some("run.max_tasks"));
-        assert_eq!(error.message(), "expected 1 to 10000");
+        assert_eq!(error.message(), "expected 1 to 999");
         assert!(!error.is_retryable());
         let syntax = RunSettings::parse("[run\n", "x.toml").expect_err("refused");
         assert_eq!(syntax.line(), Some(1));

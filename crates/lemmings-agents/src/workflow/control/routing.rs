@@ -87,6 +87,12 @@ impl Node {
         }
     }
 
+    /// Whether the node's cut status line is sent to the summarizer to condense: an agent node
+    /// the run goes on after (the report ends the run, which would only cancel the condensing).
+    pub fn condenses(self) -> bool {
+        self.is_agent() && self != Node::Report
+    }
+
     /// Whether a model runs in the node.
     pub fn is_agent(self) -> bool {
         matches!(

@@ -84,7 +84,7 @@ impl Progress {
         let (text, condense) = if full.chars().count() <= STATUS_WIDTH {
             (full, None)
         } else {
-            let condense = node.is_agent().then(|| Condense {
+            let condense = node.condenses().then(|| Condense {
                 node: node.name().to_owned(),
                 text: event.clone(),
                 failed: settled.mark == Mark::Failed,
