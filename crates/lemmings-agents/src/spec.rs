@@ -18,7 +18,7 @@ mod config;
 mod error;
 mod load;
 mod template;
-mod toml_read;
+pub(crate) mod toml_read;
 
 use std::collections::BTreeMap;
 

@@ -3,9 +3,9 @@
 //! top-level sections. Parsed with every key checked; an error names the file, the line and
 //! the key.
 
+use crate::spec::SpecError;
+use crate::spec::toml_read::{Table, parse_document};
 use lemmings_graph::{DEFAULT_RECURSION_LIMIT, Durability};
-use toml::Spanned;
-use toml::de::{DeTable, DeValue};
 
 use super::state::RunLimits;
 
@@ -120,51 +120,45 @@ impl RunSettings {
     /// key, a wrong type, a value out of range, an unknown durability, an empty check command.
     pub fn parse(text: &str, source: &str) -> Result<RunSettings, SettingsError> {
         let document = parse_document(text, source)?;
+        let top = Table {
+            text,
+            file: source,
+            prefix: String::new(),
+            table: &document,
+        };
         let mut settings = RunSettings::default();
-        let Some(run) = document.get("run") else {
+        let Some(run) = top.table("run")? else {
             return Ok(settings);
         };
-        let reader = Reader { text, source };
-        let DeValue::Table(run) = run.get_ref() else {
-            return Err(reader.wrong_type(run, "run", "a table ([run] followed by its keys)"));
-        };
-        for (key, value) in run.iter() {
-            let name: &str = key.get_ref();
-            let dotted = format!("run.{name}");
-            match name {
-                "recursion_limit" => {
-                    let (min, max) = RECURSION_LIMIT_RANGE;
-                    settings.recursion_limit = reader.integer(value, &dotted, min, max)?;
-                }
-                "durability" => {
-                    let durability = reader.string(value, &dotted)?;
-                    settings.durability = match durability.as_str() {
-                        "sync" => Durability::Sync,
-                        "async" => Durability::Async,
-                        "exit" => Durability::Exit,
-                        _ => {
-                            let message = format!("{durability:?} is not a durability; expected sync, async or exit");
-                            return Err(reader.error(value.span().start, &dotted, message));
-                        }
-                    };
-                }
-                "check_command" => {
-                    let command = reader.string(value, &dotted)?;
-                    if command.trim().is_empty() {
-                        let message = "empty; write a command line (e.g. \"cargo check\"), or leave the key out";
-                        return Err(reader.error(value.span().start, &dotted, message));
-                    }
-                    settings.check_command = Some(command);
-                }
+        let mut known = vec!["recursion_limit", "durability", "check_command"];
+        known.extend(LIMIT_KEYS.iter().map(|limit| limit.key));
+        run.only(&known, SPELLING)?;
+        let (min, max) = RECURSION_LIMIT_RANGE;
+        if let Some(limit) = run.integer("recursion_limit", min, max)? {
+            settings.recursion_limit = limit as u32;
+        }
+        if let Some((durability, at)) = run.string("durability")? {
+            settings.durability = match durability.as_str() {
+                "sync" => Durability::Sync,
+                "async" => Durability::Async,
+                "exit" => Durability::Exit,
                 _ => {
-                    let Some(limit) = LIMIT_KEYS.iter().find(|limit| limit.key == name) else {
-                        let mut known = vec!["recursion_limit", "durability", "check_command"];
-                        known.extend(LIMIT_KEYS.iter().map(|limit| limit.key));
-                        let message = format!("unknown key; the keys are {}; {SPELLING}", known.join(", "));
-                        return Err(reader.error(key.span().start, &dotted, message));
-                    };
-                    *(limit.field)(&mut settings.limits) = reader.integer(value, &dotted, limit.min, limit.max)?;
+                    let message = format!("{durability:?} is not a durability; expected sync, async or exit");
+                    return Err(run.error(at, "durability", message).into());
                 }
+            };
+        }
+        if let Some((command, at)) = run.string("check_command")? {
+            if command.trim().is_empty() {
+                let message = "empty; write a command line (e.g. \"cargo check\"), or leave the key out";
+                return Err(run.error(at, "check_command", message).into());
+            }
+            settings.check_command = Some(command);
+        }
+        for limit in LIMIT_KEYS {
+            if let Some(value) = run.integer(limit.key, limit.min, limit.max)? {
+                // Every range is within u32.
+                *(limit.field)(&mut settings.limits) = value as u32;
             }
         }
         Ok(settings)
@@ -180,22 +174,21 @@ impl RunSettings {
 /// top-level key, a section that is not a table.
 pub fn check_sections(text: &str, source: &str) -> Result<(), SettingsError> {
     let document = parse_document(text, source)?;
-    let reader = Reader { text, source };
-    for (key, value) in document.iter() {
-        let name: &str = key.get_ref();
-        if !SECTIONS.contains(&name) {
+    let top = Table {
+        text,
+        file: source,
+        prefix: String::new(),
+        table: &document,
+    };
+    for (key, _) in document.iter() {
+        if !SECTIONS.contains(&key.get_ref().as_ref()) {
             let message =
                 format!("unknown section; the sections are [llm.<role>], [tools], [agents] and [run]; {SPELLING}");
-            return Err(reader.error(key.span().start, name, message));
+            return Err(top.error(key.span().start, key.get_ref(), message).into());
         }
-        if !matches!(value.get_ref(), DeValue::Table(_)) {
-            let expected = if name == "llm" {
-                "a table of roles ([llm.<role>] followed by its keys)".to_owned()
-            } else {
-                format!("a table ([{name}] followed by its keys)")
-            };
-            return Err(reader.wrong_type(value, name, &expected));
-        }
+    }
+    for section in SECTIONS {
+        top.table(section)?;
     }
     Ok(())
 }
@@ -212,15 +205,6 @@ pub struct SettingsError {
 }
 
 impl SettingsError {
-    fn new(origin: &str, line: Option<usize>, key: Option<&str>, message: impl Into<String>) -> Self {
-        SettingsError {
-            origin: origin.to_owned(),
-            line,
-            key: key.map(str::to_owned),
-            message: message.into(),
-        }
-    }
-
     /// The file (or "built-in default").
     pub fn file(&self) -> &str {
         &self.origin
@@ -261,63 +245,29 @@ impl SettingsError {
     }
 }
 
-/// The document's top-level table, or the first syntax error (with its line).
-fn parse_document<'i>(text: &'i str, source: &str) -> Result<DeTable<'i>, SettingsError> {
-    DeTable::parse(text).map(Spanned::into_inner).map_err(|error| {
-        let line = error.span().map(|span| line_of(text, span.start));
-        // toml's messages describe the token, never quote the text, so no secret leaks here.
-        SettingsError::new(
-            source,
-            line,
-            None,
-            format!("invalid TOML: {}", error.message().trim_end()),
-        )
-    })
-}
-
-/// Reads values of one text, turning spans into lines for messages.
-struct Reader<'a> {
-    text: &'a str,
-    source: &'a str,
-}
-
-impl Reader<'_> {
-    fn error(&self, offset: usize, key: &str, message: impl Into<String>) -> SettingsError {
-        SettingsError::new(self.source, Some(line_of(self.text, offset)), Some(key), message)
-    }
-
-    fn wrong_type(&self, value: &Spanned<DeValue<'_>>, key: &str, expected: &str) -> SettingsError {
-        let found = match value.get_ref().type_str() {
-            article @ ("integer" | "array") => format!("an {article}"),
-            other => format!("a {other}"),
-        };
-        self.error(value.span().start, key, format!("expected {expected}, found {found}"))
-    }
-
-    fn string(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<String, SettingsError> {
-        match value.get_ref() {
-            DeValue::String(text) => Ok(text.to_string()),
-            _ => Err(self.wrong_type(value, key, "a string")),
+impl From<SpecError> for SettingsError {
+    fn from(error: SpecError) -> Self {
+        match error {
+            SpecError::Invalid {
+                file,
+                line,
+                key,
+                message,
+            } => SettingsError {
+                origin: file,
+                line,
+                key,
+                message,
+            },
+            // The TOML reader makes only `Invalid` errors.
+            other => SettingsError {
+                origin: other.file(),
+                line: other.line(),
+                key: other.key().map(str::to_owned),
+                message: other.to_string(),
+            },
         }
     }
-
-    /// An integer in `min..=max` (both within `u32`).
-    fn integer(&self, value: &Spanned<DeValue<'_>>, key: &str, min: i64, max: i64) -> Result<u32, SettingsError> {
-        let DeValue::Integer(integer) = value.get_ref() else {
-            return Err(self.wrong_type(value, key, "an integer"));
-        };
-        i64::from_str_radix(integer.as_str(), integer.radix())
-            .ok()
-            .filter(|number| (min..=max).contains(number))
-            .and_then(|number| u32::try_from(number).ok())
-            .ok_or_else(|| self.error(value.span().start, key, format!("expected {min} to {max}")))
-    }
-}
-
-/// The 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&byte| byte == b'\n').count() + 1
 }
 
 #[cfg(test)]
@@ -477,7 +427,7 @@ supervise_every = 0
                 config.toml:2: run.supervise_every: expected 0 to 1000
                 config.toml:2: run.durability: "Sync" is not a durability; expected sync, async or exit
                 config.toml:3: run.check_command: empty; write a command line (e.g. "cargo check"), or leave the key out
-                config.toml:1: run: expected a table ([run] followed by its keys), found an integer
+                config.toml:1: run: expected a table ([run]), found an integer
                 config.toml:2: invalid TOML: string values must be quoted, expected literal string"#]],
         );
     }
@@ -509,9 +459,9 @@ supervise_every = 0
         .collect();
         expect![[r#"
             config.toml:4: tool: unknown section; the sections are [llm.<role>], [tools], [agents] and [run]; check the spelling (config.toml at the repository root lists every key)
-            config.toml:1: run: expected a table ([run] followed by its keys), found an integer
-            config.toml:1: llm: expected a table of roles ([llm.<role>] followed by its keys), found a string
-            config.toml:1: agents: expected a table ([agents] followed by its keys), found an array
+            config.toml:1: run: expected a table ([run]), found an integer
+            config.toml:1: llm: expected a table ([llm]), found a string
+            config.toml:1: agents: expected a table ([agents]), found an array
             config.toml:1: invalid TOML: unclosed table, expected `]`"#]]
         .assert_eq(&shown.join("\n"));
         let error = check_sections("[tool]\n", "config.toml").expect_err("refused");

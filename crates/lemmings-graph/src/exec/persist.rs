@@ -266,17 +266,13 @@ async fn write_loop(
     }
 }
 
+/// An acknowledgement a caller waiting for a save receives.
+type Ack = Option<oneshot::Sender<Result<(), CheckpointError>>>;
+
 /// The put of `last`'s child from the front of the queue, with any task writes for `last`
 /// queued before it put ahead of its own parent writes (as the `Writes` branch would fold them
 /// one by one); `None`, leaving the queue alone, when the front is anything else.
-fn take_child(
-    queue: &mut VecDeque<Op>,
-    last: CheckpointId,
-) -> Option<(
-    CheckpointPut,
-    Vec<TaskWrites>,
-    Option<oneshot::Sender<Result<(), CheckpointError>>>,
-)> {
+fn take_child(queue: &mut VecDeque<Op>, last: CheckpointId) -> Option<(CheckpointPut, Vec<TaskWrites>, Ack)> {
     let writes_ahead = queue
         .iter()
         .take_while(|op| matches!(op, Op::Writes { checkpoint, .. } if *checkpoint == last))
