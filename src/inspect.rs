@@ -127,11 +127,15 @@ pub(crate) async fn history(place: &PlaceArgs, thread: &str, json: bool) -> anyh
     let thread = thread_id(thread)?;
     let (_, _, store) = open_place(place).await?;
     let graph = reader(store)?;
-    state_of(&graph, &thread, None).await?;
     let snapshots = graph
         .get_state_history(&lemmings_graph::RunConfig::thread(&thread), &ListOptions::default())
         .await
         .map_err(|error| anyhow::Error::new(error).context(format!("cannot read the history of thread {thread}")))?;
+    if snapshots.is_empty() {
+        return Err(usage(format!(
+            "unknown thread {thread}: `lemmings threads` lists the threads in this database"
+        )));
+    }
     if !json {
         out_line!(
             "{:<36}  {:>4}  {:<6}  {:<24}  NODES",

@@ -20,7 +20,7 @@ use lemmings_tools::{ToolsConfig, Workspace};
 use crate::check::required;
 use crate::exit::{Exit, usage};
 use crate::inspect::{reader, state_of, status_word};
-use crate::settings::{Config, checkpoint_id, database, is_url, open_store, thread_id, workspace};
+use crate::settings::{Config, checkpoint_id, database, open_store, thread_id, workspace};
 use crate::view::{Output, Summary, View};
 
 /// How a run starts.
@@ -58,6 +58,7 @@ pub(crate) async fn run(request: Request) -> anyhow::Result<Exit> {
     // Bad input first, before anything touches the network or the database.
     let config = Config::load(request.config)?;
     let root = workspace(request.workspace.as_deref())?;
+    let mut named_thread = false;
     let (thread, from, plan) = match request.start {
         Start::New { task, thread } => {
             if task.trim().is_empty() {
@@ -65,6 +66,7 @@ pub(crate) async fn run(request: Request) -> anyhow::Result<Exit> {
                     "the task is empty: say what to do, e.g. lemmings run \"add a README\"",
                 ));
             }
+            named_thread = thread.is_some();
             let thread = match thread {
                 Some(thread) => thread_id(&thread)?,
                 None => uuid::Uuid::now_v7().hyphenated().to_string(),
@@ -82,10 +84,13 @@ pub(crate) async fn run(request: Request) -> anyhow::Result<Exit> {
     };
     let resuming = !matches!(plan, Plan::New(_));
     let db = database(request.db.as_deref(), &root);
-    // An existing database is checked now; a new one is created only once the servers are up.
-    let existing = if resuming || is_url(&db) || Path::new(&db).exists() {
+    // An existing database is checked now (a fresh thread id cannot name a thread that ran, so
+    // only a resume or `--thread` needs the check); a new one is created once the servers are up.
+    let existing = if resuming || lemmings_store::is_url(&db) || Path::new(&db).exists() {
         let store = open_store(&db, false).await?;
-        check_thread(&store, &thread, &root, from, &plan).await?;
+        if resuming || named_thread {
+            check_thread(&store, &thread, &root, from, &plan).await?;
+        }
         Some(store)
     } else {
         None
@@ -262,7 +267,8 @@ fn place_options(root: &Path, db_flag: Option<&str>) -> String {
         options.push_str(&format!(" --workspace {}", root.display()));
     }
     if let Some(db) = db_flag {
-        options.push_str(&format!(" --db {db}"));
+        // A PostgreSQL URL without its password (the user supplies it again, or $LEMMINGS_DB).
+        options.push_str(&format!(" --db {}", lemmings_store::shown(db)));
     }
     options
 }
@@ -302,7 +308,7 @@ impl Job<'_> {
             thread: self.thread.to_owned(),
             resumed,
             workspace: self.root.display().to_string(),
-            database: db.to_owned(),
+            database: lemmings_store::shown(db),
             config: config.to_owned(),
             models: self
                 .registry
@@ -327,18 +333,19 @@ impl Job<'_> {
         config.durability = self.settings.durability;
         config.checkpoint_id = from;
         let cancel = config.cancel.clone();
-        let mut modes: StreamModes = [StreamMode::Updates, StreamMode::Tasks, StreamMode::Checkpoints].into();
-        if view.wants_everything() {
+        let modes: StreamModes = if view.wants_everything() {
             // The engine's stream, without whole-state snapshots and the debug duplicates.
-            modes = [
+            [
                 StreamMode::Updates,
                 StreamMode::Tasks,
                 StreamMode::Checkpoints,
                 StreamMode::Messages,
                 StreamMode::Custom,
             ]
-            .into();
-        }
+            .into()
+        } else {
+            [StreamMode::Updates, StreamMode::Tasks, StreamMode::Checkpoints].into()
+        };
         let started = tokio::time::Instant::now();
         let mut events = graph.stream(input, &config, modes);
         let mut interrupts = Interrupts::new()?;
@@ -385,14 +392,10 @@ impl Job<'_> {
             Err(GraphError::Cancelled { step, .. }) if interrupted || stopped => {
                 if interrupted {
                     view.interrupted(step, &self.resume_hint, elapsed);
-                    return Ok(Ended {
-                        exit: Exit::Interrupted,
-                        stopped: false,
-                    });
                 }
                 Ok(Ended {
                     exit: Exit::Interrupted,
-                    stopped: true,
+                    stopped: !interrupted,
                 })
             }
             Err(GraphError::Checkpointer { source, .. }) if source.kind() == CheckpointErrorKind::Locked => {

@@ -160,16 +160,11 @@ pub(crate) fn database(flag: Option<&str>, workspace: &Path) -> String {
     workspace.join(DEFAULT_DB).display().to_string()
 }
 
-/// Whether the database is a PostgreSQL URL (else a SQLite path).
-pub(crate) fn is_url(location: &str) -> bool {
-    location.starts_with("postgres://") || location.starts_with("postgresql://")
-}
-
 /// Opens the database; `create` makes a missing SQLite file. A missing file without `create`,
 /// a damaged or read-only one, or an unreachable server is a usage error naming it (the file is
 /// left untouched).
 pub(crate) async fn open_store(location: &str, create: bool) -> anyhow::Result<Arc<dyn Checkpointer>> {
-    if !create && !is_url(location) && !Path::new(location).exists() {
+    if !create && !lemmings_store::is_url(location) && !Path::new(location).exists() {
         let from_env = std::env::var("LEMMINGS_DB").is_ok_and(|db| db == location);
         return Err(usage(format!(
             "no database at {location}{}: nothing has run here yet (pass --workspace or --db to look elsewhere)",
@@ -186,7 +181,8 @@ pub(crate) async fn open_place(place: &PlaceArgs) -> anyhow::Result<(PathBuf, St
     let workspace = workspace(place.workspace.as_deref())?;
     let db = database(place.db.as_deref(), &workspace);
     let store = open_store(&db, false).await?;
-    Ok((workspace, db, store))
+    // Shown in messages: a PostgreSQL URL without its password.
+    Ok((workspace, lemmings_store::shown(&db), store))
 }
 
 /// A thread id given on the command line: a UUID.

@@ -45,13 +45,11 @@ async fn run_fails_fast_when_the_primary_server_is_down() {
         0
     );
 
-    // No thread was started: either no database at all, or an empty one.
-    if scratch.db().exists() {
-        let threads = scratch.lemmings(["threads", "--workspace", &ws]).run().await;
-        threads.expect_code(0);
-        let none = format!("no threads in {}\n", scratch.db().display());
-        assert_eq!(threads.stdout, none, "{threads}");
-    }
+    // Nothing was started: the database is created only once the servers are up.
+    assert!(!scratch.db().exists(), "a database was created before the pre-flight");
+    let threads = scratch.lemmings(["threads", "--workspace", &ws]).run().await;
+    threads.expect_code(2);
+    assert!(threads.stderr.contains("no database at"), "{threads}");
 }
 
 /// `models check`'s output with the servers' URLs and the latencies normalised.

@@ -23,6 +23,22 @@ pub use error::{Location, StoreError};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{RowCounts, SqliteOptions, SqliteSettings, SqliteStore, Synchronous, calibrate};
 
+/// Whether `location` names a PostgreSQL database (a `postgres://` or `postgresql://` URL)
+/// rather than a SQLite file.
+pub fn is_url(location: &str) -> bool {
+    postgres::is_postgres_url(location)
+}
+
+/// `location` as it may be shown (in messages, logs, JSON events): a PostgreSQL URL with its
+/// password replaced by `***`; a SQLite path as it is.
+pub fn shown(location: &str) -> String {
+    if is_url(location) {
+        postgres::redact_url(location)
+    } else {
+        location.to_owned()
+    }
+}
+
 /// Opens the store at `location`: a `postgres://` or `postgresql://` URL (with the `postgres`
 /// feature; the database must exist, its tables are created), or else a SQLite file path.
 /// `create` makes a missing SQLite file (and its directories).
@@ -63,5 +79,21 @@ mod tests {
         assert!(message.contains("built without PostgreSQL support"), "{message}");
         assert!(message.contains("postgres://u:***@db.example/lemmings"), "{message}");
         assert!(!message.contains("hunter22"), "{message}");
+    }
+}
+
+#[cfg(test)]
+mod shown_tests {
+    #[test]
+    fn a_location_is_shown_without_its_password() {
+        assert_eq!(
+            super::shown("postgres://lem:hunter22@db.example:5432/lemmings"),
+            "postgres://lem:***@db.example:5432/lemmings"
+        );
+        assert_eq!(
+            super::shown("/work/.lemmings/lemmings.db"),
+            "/work/.lemmings/lemmings.db"
+        );
+        assert!(super::is_url("postgresql://db/x") && !super::is_url("postgres.db"));
     }
 }

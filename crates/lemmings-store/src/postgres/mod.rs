@@ -13,9 +13,7 @@
 
 mod url;
 
-pub(crate) use url::is_postgres_url;
-#[cfg(not(feature = "postgres"))]
-pub(crate) use url::redact_url;
+pub(crate) use url::{is_postgres_url, redact_url};
 
 #[cfg(feature = "postgres")]
 mod lease;
